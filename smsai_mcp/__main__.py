@@ -1,0 +1,3 @@
+from smsai_mcp.cli import main
+
+raise SystemExit(main())

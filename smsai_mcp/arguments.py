@@ -1,0 +1,107 @@
+"""Invalid tool arguments become one plain sentence, checked against each tool's own input schema.
+
+The SDK would answer with pydantic's multi-line report; a model (and a person reading the log) does better
+with "`to` has the wrong form: <what the argument should be>", and a send refusal must say nothing was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.types import CallToolResult, TextContent
+
+__all__ = ["ArgumentCheck", "describe_problem"]
+
+_JSON_TYPE_NAMES = {
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    str: "text",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+class ArgumentCheck:
+    """Server middleware: refuse a `tools/call` whose arguments break the tool's input schema."""
+
+    def __init__(
+        self,
+        input_schemas: Callable[[], Awaitable[Mapping[str, dict[str, Any]]]],
+        refusal_prefixes: Mapping[str, str],
+    ) -> None:
+        self._input_schemas = input_schemas
+        self._prefixes = refusal_prefixes
+        self._validators: dict[str, Draft202012Validator] | None = None
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.params
+        if ctx.method == "tools/call" and isinstance(params, Mapping):
+            validator = (await self._validators_by_tool()).get(str(params.get("name")))
+            if validator is not None:
+                problem = describe_problem(validator, params.get("arguments", {}))
+                if problem is not None:
+                    prefix = self._prefixes.get(str(params.get("name")), "")
+                    return CallToolResult(content=[TextContent(type="text", text=prefix + problem)], is_error=True)
+        return await call_next(ctx)
+
+    async def _validators_by_tool(self) -> dict[str, Draft202012Validator]:
+        if self._validators is None:  # tools are fixed once the server runs
+            schemas = await self._input_schemas()
+            self._validators = {name: Draft202012Validator(schema) for name, schema in schemas.items()}
+        return self._validators
+
+
+def describe_problem(validator: Draft202012Validator, arguments: Any) -> str | None:
+    """The first thing wrong with the arguments, as a sentence; None when they are valid."""
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping):
+        return "The arguments must be a JSON object of named arguments."
+    error = best_match(validator.iter_errors(arguments))
+    if error is None:
+        return None
+    return _sentence(error, validator.schema)
+
+
+def _sentence(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    if error.validator == "required":
+        missing = next((name for name in schema.get("required", []) if name not in error.instance), "?")
+        return f"The argument `{missing}` is required: {_expected(properties.get(missing, {}))}"
+    if not error.absolute_path:
+        return f"The arguments are invalid: {error.message}."
+    name = str(error.absolute_path[0])
+    field = properties.get(name, {})
+    return f"The argument `{name}` is invalid ({_reason(error)}). Expected: {_expected(field)}"
+
+
+def _reason(error: ValidationError) -> str:
+    value = error.instance
+    match error.validator:
+        case "type" | "anyOf" | "oneOf" if not _matches_any_type(error):
+            return f"got {_JSON_TYPE_NAMES.get(type(value), 'a value of the wrong type')}"
+        case "minLength" | "maxLength" if isinstance(value, str):
+            return f"it has {len(value)} characters"
+        case "pattern":
+            return "it does not have the expected form"
+        case "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum":
+            return f"{value!r} is out of range"
+        case "enum" | "const":
+            return "it is not one of the allowed values"
+    return error.message if len(error.message) <= 120 else "it is not an allowed value"
+
+
+def _matches_any_type(error: ValidationError) -> bool:
+    # For anyOf, a value of a right type that broke a bound deserves the bound's reason, not "wrong type".
+    return bool(error.context) and any(sub.validator != "type" for sub in error.context or [])
+
+
+def _expected(field: Mapping[str, Any]) -> str:
+    description = field.get("description")
+    return str(description) if description else "see the tool's input schema."

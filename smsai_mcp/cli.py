@@ -1,0 +1,104 @@
+"""The command line: serve MCP (stdio or HTTP), run the sandbox alone, or check the setup."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from smsai_mcp import __version__
+from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+
+__all__ = ["main"]
+
+logger = logging.getLogger("smsai_mcp")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smsai-mcp",
+        description="An MCP server that texts people through SMS for AI, with cost estimates, caps and "
+        "confirmation before anything is sent. Configuration comes from SMSAI_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"smsai-mcp {__version__}")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="use the embedded sandbox instead of the real API: no token, no cost"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,doctor}")
+    sandbox = commands.add_parser("sandbox", help="serve the sandbox alone over HTTP at /api/v1")
+    sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    doctor = commands.add_parser("doctor", help="check the configuration and the upstream, then report")
+    doctor.add_argument("--sandbox", action="store_true", help="check against the embedded sandbox")
+    return parser
+
+
+def _configure_logging() -> None:
+    # stdout carries the protocol, so every log line goes to stderr.
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging()
+    try:
+        if args.command == "sandbox":
+            return _run_sandbox(args.host, args.port)
+        settings = Settings.from_env()
+        if args.command == "doctor":
+            from smsai_mcp.doctor import run_doctor
+
+            return run_doctor(settings, sandbox=args.sandbox)
+        return _serve(settings, transport=args.transport, host=args.host, port=args.port, sandbox=args.sandbox)
+    except ConfigError as exc:
+        sys.stderr.write(f"smsai-mcp: invalid configuration: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_sandbox(host: str, port: int) -> int:
+    from smsai_mcp.sandbox import SandboxConfig, serve
+
+    try:
+        config = SandboxConfig.from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    serve(host=host, port=port, config=config)
+    return 0
+
+
+def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox: bool) -> int:
+    from smsai_mcp.server import build_server
+
+    if transport == "http" and not is_loopback_host(host):
+        raise ConfigError(
+            f"--host {host} is not a loopback address; smsai-mcp serves HTTP on loopback only until access keys "
+            "are configured (SMSAI_MCP_ACCESS_KEYS)."
+        )
+    http_transport = None
+    if sandbox:
+        from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
+        from smsai_mcp.server import sandbox_settings
+
+        try:
+            sandbox_config = SandboxConfig.from_env()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        settings = sandbox_settings(settings)
+        http_transport = in_process_transport(create_app(sandbox_config))
+        logger.info("serving on the embedded sandbox: no real SMS is sent")
+    server = build_server(settings, transport=http_transport)
+    if transport == "http":
+        server.run(transport="streamable-http", host=host, port=port, streamable_http_path="/mcp")
+    else:
+        server.run()
+    return 0

@@ -1,0 +1,199 @@
+"""The typed async client for the SMS for AI REST API.
+
+One pooled `httpx2.AsyncClient` serves the whole process; `SmsApi` is a light view of it that adds one
+token. Reads retry on 429/502/503/504 and broken connections with capped backoff; `POST /sms/send` is
+retried only when the connection was never made, because the API has no idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import anyio
+import httpx2
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
+
+from smsai_mcp import __version__
+from smsai_mcp.client.errors import (
+    ApiError,
+    InvalidResponse,
+    RateLimited,
+    error_from_response,
+    error_from_transport,
+)
+from smsai_mcp.client.models import ApiInfo, Balance, Country, Me, Message, MessagePage
+
+__all__ = ["USER_AGENT", "RetryPolicy", "SmsApi", "create_http_client"]
+
+USER_AGENT = f"smsai-mcp/{__version__}"
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+logger = logging.getLogger(__name__)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_COUNTRY_LIST = TypeAdapter(list[Country])
+
+
+class RetryPolicy(BaseModel):
+    """How reads are retried: a bounded number of tries, exponential backoff with jitter, capped."""
+
+    attempts: int = 3
+    backoff_base_seconds: float = 0.25
+    backoff_cap_seconds: float = 4.0
+    # A Retry-After longer than this is reported to the model instead of waited out.
+    max_retry_after_seconds: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+
+
+def create_http_client(
+    *, timeout_seconds: float, transport: httpx2.AsyncBaseTransport | None = None
+) -> httpx2.AsyncClient:
+    """The one pooled client of the process. Headers that carry a token are added per request."""
+    return httpx2.AsyncClient(
+        transport=transport,
+        timeout=httpx2.Timeout(timeout_seconds),
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        follow_redirects=False,  # a Laravel redirect means a misrouted request, not an answer
+        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+class SmsApi:
+    """Every endpoint of the upstream API, for one token."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        *,
+        token: SecretStr,
+        base_url: str,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._http = http
+        self._token = token
+        self._base_url = base_url.rstrip("/")
+        self._retry = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        return f"SmsApi(base_url={self._base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def info(self) -> ApiInfo:
+        return ApiInfo.model_validate(await self._read("", authenticated=False))
+
+    async def me(self) -> Me:
+        return Me.model_validate(await self._read("/me"))
+
+    async def balance(self) -> Balance:
+        return _parse(Balance, await self._read("/balance"), "GET /balance")
+
+    async def countries(self) -> list[Country]:
+        body = await self._read("/countries")
+        if isinstance(body, Mapping) and "data" in body:
+            body = body["data"]  # tolerate a Laravel resource wrapper
+        try:
+            return _COUNTRY_LIST.validate_python(body)
+        except ValidationError:
+            raise _unexpected_shape("GET /countries") from None
+
+    async def list_messages(self, *, status: str | None = None, page: int | None = None) -> MessagePage:
+        params: dict[str, str | int] = {}
+        if status is not None:
+            params["status"] = status
+        if page is not None:
+            params["page"] = page
+        return _parse(MessagePage, await self._read("/sms", params=params), "GET /sms")
+
+    async def get_message(self, message_id: int) -> Message:
+        return _parse(Message, await self._read(f"/sms/{message_id}"), "GET /sms/{id}")
+
+    async def send(self, *, to: str, body: str, sender_id: str | None = None) -> Message:
+        """Send one SMS. Never retried once the request may have reached the API."""
+        payload: dict[str, str] = {"to": to, "body": body}
+        if sender_id is not None:
+            payload["sender_id"] = sender_id
+        response = await self._request("POST", "/sms/send", json=payload, retry_reads=False)
+        return _parse(Message, response, "POST /sms/send")
+
+    async def _read(
+        self, path: str, *, params: Mapping[str, str | int] | None = None, authenticated: bool = True
+    ) -> Any:
+        return await self._request("GET", path, params=params, retry_reads=True, authenticated=authenticated)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        retry_reads: bool,
+        authenticated: bool = True,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"} if authenticated else {}
+        url = self._base_url + path
+        attempts = self._retry.attempts
+        for attempt in range(1, attempts + 1):
+            last_try = attempt == attempts
+            try:
+                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+            except httpx2.TransportError as exc:
+                failure = error_from_transport(exc, method=method, path=path)
+                # A request that may have been processed is retried only when it is a read.
+                if not last_try and (retry_reads or not failure.request_may_have_been_processed):
+                    logger.warning("%s %s failed (%s); retrying", method, path, type(failure).__name__)
+                    await anyio.sleep(self._retry.backoff(attempt))
+                    continue
+                raise failure from None
+            if response.is_success:
+                return _json_body(response, method, path)
+            error = error_from_response(response)
+            if retry_reads and not last_try and response.status_code in RETRYABLE_STATUS:
+                wait = self._wait_before_retry(error, attempt)
+                if wait is not None:
+                    logger.warning("%s %s answered %d; retrying in %.2fs", method, path, response.status_code, wait)
+                    await anyio.sleep(wait)
+                    continue
+            raise error
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _wait_before_retry(self, error: ApiError, attempt: int) -> float | None:
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            if error.retry_after > self._retry.max_retry_after_seconds:
+                return None
+            return error.retry_after
+        return self._retry.backoff(attempt)
+
+
+def _json_body(response: httpx2.Response, method: str, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise InvalidResponse(
+            f"The SMS for AI API answered {method} {path} with something that is not JSON "
+            f"(HTTP {response.status_code}); it may be down or behind a faulty proxy.",
+            method=method,
+            path=path,
+        ) from None
+
+
+def _parse(model: type[ModelT], body: Any, endpoint: str) -> ModelT:
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        raise _unexpected_shape(endpoint) from None
+
+
+def _unexpected_shape(endpoint: str) -> InvalidResponse:
+    method, _, path = endpoint.partition(" ")
+    return InvalidResponse(
+        f"The SMS for AI API answered {endpoint} with JSON of an unexpected shape.", method=method, path=path
+    )

@@ -1,0 +1,72 @@
+"""One model per upstream resource, tolerant of fields the API adds later and of optional ones it leaves out."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Resource(BaseModel):
+    # Extra fields are kept (and passed through to the model) rather than rejected.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ApiInfo(_Resource):
+    api: str | None = None
+    version: str | None = None
+    status: str | None = None
+
+
+class TokenInfo(_Resource):
+    id: int | None = None
+    name: str | None = None
+    permissions: list[str] = Field(default_factory=list)
+
+
+class UserInfo(_Resource):
+    name: str | None = None
+    email: str | None = None
+    credits: float | None = None
+
+
+class Me(_Resource):
+    token: TokenInfo = Field(default_factory=TokenInfo)
+    user: UserInfo = Field(default_factory=UserInfo)
+
+    @property
+    def can_send(self) -> bool:
+        return "sms:send" in self.token.permissions
+
+
+class Balance(_Resource):
+    credits_usd: float
+
+
+class Country(_Resource):
+    country_code: str
+    country_name: str
+    dial_code: str | None = None
+    price_usd: float
+
+
+class Message(_Resource):
+    id: int
+    to: str
+    status: str  # sent, delivered, failed; any other value is passed through as the API gave it
+    price_usd: float | None = None
+    body: str | None = None
+    sender_id: str | None = None
+    nvia_message_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class PageMeta(_Resource):
+    current_page: int = 1
+    last_page: int = 1
+    per_page: int = 15
+    total: int = 0
+
+
+class MessagePage(_Resource):
+    data: list[Message]
+    meta: PageMeta = Field(default_factory=PageMeta)

@@ -1,0 +1,186 @@
+"""Settings from the environment, validated once at start; every error names its variable."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+__all__ = ["DEFAULT_BASE_URL", "ConfigError", "ConfirmMode", "Settings", "is_loopback_host"]
+
+DEFAULT_BASE_URL = "https://www.smsforai.com/api/v1"
+ConfirmMode = Literal["auto", "elicit", "token", "off"]
+_CONFIRM_MODES: tuple[ConfirmMode, ...] = ("auto", "elicit", "token", "off")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(ValueError):
+    """A setting is invalid. The message names the variable and never repeats a secret."""
+
+
+class Settings(BaseModel):
+    """What the server runs with. Built by `from_env`; tests build it directly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_token: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    confirm: ConfirmMode = "auto"
+    max_cost_per_message_usd: Decimal = Decimal("1.00")
+    daily_budget_usd: Decimal = Decimal("10.00")
+    allowed_countries: frozenset[str] = frozenset()
+    blocked_countries: frozenset[str] = frozenset()
+    allowed_recipients: frozenset[str] = frozenset()
+    max_per_recipient_per_hour: int = 10
+    duplicate_window_seconds: int = 600
+    read_only: bool = False
+    state_dir: Path | None = None
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            api_token=_token(env.get("SMSAI_API_TOKEN")),
+            base_url=_base_url(env.get("SMSAI_BASE_URL")),
+            confirm=_confirm(env.get("SMSAI_CONFIRM")),
+            max_cost_per_message_usd=_money(env, "SMSAI_MAX_COST_PER_MESSAGE_USD", Decimal("1.00")),
+            daily_budget_usd=_money(env, "SMSAI_DAILY_BUDGET_USD", Decimal("10.00")),
+            allowed_countries=_countries(env, "SMSAI_ALLOWED_COUNTRIES"),
+            blocked_countries=_countries(env, "SMSAI_BLOCKED_COUNTRIES"),
+            allowed_recipients=_recipients(env, "SMSAI_ALLOWED_RECIPIENTS"),
+            max_per_recipient_per_hour=_whole_number(env, "SMSAI_MAX_PER_RECIPIENT_PER_HOUR", 10),
+            duplicate_window_seconds=_whole_number(env, "SMSAI_DUPLICATE_WINDOW_SECONDS", 600),
+            read_only=_flag(env, "SMSAI_READ_ONLY"),
+            state_dir=_path(env.get("SMSAI_STATE_DIR")),
+            timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
+        )
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        from platformdirs import user_data_dir  # only needed once state is opened
+
+        return Path(user_data_dir("smsai-mcp", appauthor=False))
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _token(raw: str | None) -> SecretStr | None:
+    if raw is None or not raw.strip():
+        return None
+    token = raw.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ConfigError("SMSAI_API_TOKEN contains spaces or control characters; paste the token alone.")
+    return SecretStr(token)
+
+
+def _base_url(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        return DEFAULT_BASE_URL
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"SMSAI_BASE_URL must be an http(s) URL such as {DEFAULT_BASE_URL}.")
+    if parts.username or parts.password:
+        raise ConfigError("SMSAI_BASE_URL must not carry credentials; the token goes in SMSAI_API_TOKEN.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError("SMSAI_BASE_URL must use https:// (http:// is allowed only for a loopback host).")
+    return url
+
+
+def _confirm(raw: str | None) -> ConfirmMode:
+    value = (raw or "auto").strip().lower()
+    for mode in _CONFIRM_MODES:
+        if value == mode:
+            return mode
+    raise ConfigError(f"SMSAI_CONFIRM must be one of auto, elicit, token or off (got {value!r}).")
+
+
+def _money(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount in USD such as 1.00 (got {raw!r}).") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be zero or a positive amount in USD (got {raw!r}).")
+    return value
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of zero or more (got {raw!r}).")
+    return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (got {raw!r}).")
+
+
+def _split(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _countries(env: Mapping[str, str], name: str) -> frozenset[str]:
+    import phonenumbers  # only when a country list is configured
+
+    codes = [code.upper() for code in _split(env.get(name, ""))]
+    unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ConfigError(f"{name} must list ISO 3166-1 alpha-2 country codes such as US,CA (unknown: {unknown}).")
+    return frozenset(codes)
+
+
+def _recipients(env: Mapping[str, str], name: str) -> frozenset[str]:
+    from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+
+    numbers: set[str] = set()
+    for raw in _split(env.get(name, "")):
+        try:
+            numbers.add(parse_e164(raw).e164)
+        except InvalidPhoneNumber as exc:
+            raise ConfigError(f"{name} must list E.164 numbers separated by commas: {exc}") from None
+    return frozenset(numbers)
+
+
+def _path(raw: str | None) -> Path | None:
+    if raw is None or not raw.strip():
+        return None
+    return Path(raw.strip()).expanduser()
+
+
+def _timeout(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be a number of seconds (got {raw.strip()!r}).") from None
+    if not 0 < value <= 600:
+        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be more than 0 and at most 600 (got {raw.strip()!r}).")
+    return value

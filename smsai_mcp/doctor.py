@@ -1,0 +1,86 @@
+"""`smsai-mcp doctor`: check the configuration and the upstream; exit 0 only if a send would work."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import anyio
+import httpx2
+
+from smsai_mcp.client.api import SmsApi, create_http_client
+from smsai_mcp.client.errors import ApiError
+from smsai_mcp.config import Settings
+
+__all__ = ["Report", "check", "run_doctor"]
+
+
+@dataclass
+class Report:
+    lines: list[tuple[bool, str]] = field(default_factory=list)
+
+    def ok(self, text: str) -> None:
+        self.lines.append((True, text))
+
+    def fail(self, text: str) -> None:
+        self.lines.append((False, text))
+
+    @property
+    def healthy(self) -> bool:
+        return all(passed for passed, _ in self.lines)
+
+    def write(self, out: TextIO) -> None:
+        for passed, text in self.lines:
+            out.write(f"{'ok  ' if passed else 'FAIL'}  {text}\n")
+        verdict = "sending would work." if self.healthy else "sending would not work; fix the FAIL lines above."
+        out.write(f"\nsmsai-mcp doctor: {verdict}\n")
+
+
+def run_doctor(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None) -> int:
+    transport = None
+    if sandbox:
+        from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
+        from smsai_mcp.server import sandbox_settings
+
+        settings = sandbox_settings(settings)
+        transport = in_process_transport(create_app(SandboxConfig.from_env()))
+    report = anyio.run(check, settings, transport)
+    report.write(out or sys.stdout)
+    return 0 if report.healthy else 1
+
+
+async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None = None) -> Report:
+    report = Report()
+    report.ok(f"configuration is valid (confirmation: {settings.confirm}, daily budget: "
+              f"{settings.daily_budget_usd} USD, per message: {settings.max_cost_per_message_usd} USD)")
+    report.ok(f"upstream: {settings.base_url}")
+    if settings.read_only:
+        report.fail("SMSAI_READ_ONLY is true: send_sms is not offered")
+    if settings.api_token is None:
+        report.fail("SMSAI_API_TOKEN is not set: set it to your smsai_ token (or try --sandbox)")
+        return report
+    async with create_http_client(timeout_seconds=settings.timeout_seconds, transport=transport) as http:
+        api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
+        try:
+            info = await api.info()
+            report.ok(f"the API answers ({info.api or 'SMS for AI'} {info.version or ''})".replace(" )", ")"))
+            me = await api.me()
+            report.ok(f"the token is valid (token {me.token.name or me.token.id!s})")
+            if me.can_send:
+                report.ok("the token has the sms:send permission")
+            else:
+                report.fail("the token lacks the sms:send permission: create a token that has it")
+            balance = await api.balance()
+            if balance.credits_usd > 0:
+                report.ok(f"credits: {balance.credits_usd:.6f} USD")
+            else:
+                report.fail("the account has no credits: top it up")
+            countries = await api.countries()
+            if countries:
+                report.ok(f"price list: {len(countries)} countries")
+            else:
+                report.fail("the price list is empty: no country can be sent to")
+        except ApiError as exc:
+            report.fail(exc.message)
+    return report

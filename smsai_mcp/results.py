@@ -1,0 +1,119 @@
+"""The structured results of the tools: each becomes a tool's output schema and its `structuredContent`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from smsai_mcp.client.models import Country, Message
+from smsai_mcp.sms.estimate import Estimate
+
+__all__ = [
+    "BalanceResult",
+    "CountriesResult",
+    "CountryResult",
+    "EstimateResult",
+    "MessageResult",
+    "MessagesResult",
+    "SendResult",
+]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EstimateResult(_Result):
+    """What a message will cost, worked out before anything is sent."""
+
+    to: str = Field(description="The recipient, normalised to E.164.")
+    country_code: str = Field(description="ISO 3166-1 alpha-2 code of the recipient's country.")
+    country_name: str
+    encoding: Literal["GSM-7", "UCS-2"] = Field(description="GSM-7 unless a character forces UCS-2.")
+    characters: int = Field(description="Characters in the body.")
+    segments: int = Field(description="SMS parts the carrier will send; each is billed.")
+    non_gsm_characters: list[str] = Field(description="The distinct characters that force UCS-2; empty for GSM-7.")
+    unit_price_usd: float = Field(description="Price of one segment to this country.")
+    estimated_cost_usd: float = Field(description="unit_price_usd times segments.")
+
+    @classmethod
+    def of(cls, estimate: Estimate) -> EstimateResult:
+        return cls(
+            to=estimate.to,
+            country_code=estimate.country_code,
+            country_name=estimate.country_name,
+            encoding=estimate.encoding,
+            characters=estimate.characters,
+            segments=estimate.segments,
+            non_gsm_characters=list(estimate.non_gsm_characters),
+            unit_price_usd=float(estimate.unit_price_usd),
+            estimated_cost_usd=float(estimate.estimated_cost_usd),
+        )
+
+
+class MessageResult(BaseModel):
+    """One SMS as the API records it; fields the API adds are passed through."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: int
+    to: str
+    status: str = Field(description="sent, delivered or failed (any other value is passed through).")
+    price_usd: float | None = Field(description="What the API charged, in USD.")
+
+    @classmethod
+    def of(cls, message: Message) -> MessageResult:
+        return cls.model_validate(message.model_dump(exclude_none=True) | {"price_usd": message.price_usd})
+
+
+class SendResult(_Result):
+    status: Literal["sent", "duplicate", "confirmation_required"]
+    estimate: EstimateResult
+    message: MessageResult | None = Field(default=None, description="The message, when sent or duplicate.")
+    confirmation_token: str | None = Field(
+        default=None, description="When confirmation is required: pass it back with the same to, body and sender_id."
+    )
+    expires_at: str | None = Field(default=None, description="When the confirmation token expires (ISO 8601, UTC).")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: Any) -> dict[str, Any]:
+        # A field that does not apply to this status is left out rather than sent as null.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class BalanceResult(_Result):
+    credits_usd: float = Field(description="Credits left on the SMS for AI account.")
+    daily_budget_usd: float = Field(description="What this server lets the agent spend per UTC day.")
+    spent_today_usd: float = Field(description="Spent (or reserved) by this server today, UTC.")
+    daily_budget_remaining_usd: float
+    max_cost_per_message_usd: float = Field(description="The largest estimated cost one message may have.")
+
+
+class CountryResult(_Result):
+    country_code: str
+    country_name: str
+    dial_code: str | None
+    price_usd: float = Field(description="Price of one SMS segment.")
+
+    @classmethod
+    def of(cls, country: Country) -> CountryResult:
+        return cls(
+            country_code=country.country_code,
+            country_name=country.country_name,
+            dial_code=country.dial_code,
+            price_usd=country.price_usd,
+        )
+
+
+class CountriesResult(_Result):
+    countries: list[CountryResult]
+
+
+class MessagesResult(_Result):
+    messages: list[MessageResult]
+    page: int
+    last_page: int
+    per_page: int
+    total: int
+    has_more: bool

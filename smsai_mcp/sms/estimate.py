@@ -1,0 +1,77 @@
+"""What a message will cost: the recipient's country from its region, its encoding and segments, the price."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from types import MappingProxyType
+
+from smsai_mcp.client.models import Country
+from smsai_mcp.sms.phone import PhoneNumber
+from smsai_mcp.sms.segments import Encoding, count_segments
+
+__all__ = ["MICRO_USD", "Estimate", "PriceList", "UnsupportedDestination", "estimate_message", "usd"]
+
+MICRO_USD = Decimal("0.000001")
+
+
+def usd(value: float | Decimal) -> Decimal:
+    """An amount in USD to the micro-dollar, read from its decimal text so 0.01 stays 0.01."""
+    return Decimal(str(value)).quantize(MICRO_USD)
+
+
+class UnsupportedDestination(ValueError):
+    """The number is valid, but the API does not list its country (or lists no price for it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """The upstream price list, keyed by ISO country code."""
+
+    by_code: Mapping[str, Country]
+
+    @classmethod
+    def of(cls, countries: Iterable[Country]) -> PriceList:
+        return cls(MappingProxyType({country.country_code.upper(): country for country in countries}))
+
+    def country_for(self, number: PhoneNumber) -> Country:
+        country = self.by_code.get(number.region)
+        if country is None:
+            raise UnsupportedDestination(
+                f"SMS for AI does not deliver to {number.region} ({number.international}); "
+                "list_countries shows where it does."
+            )
+        return country
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    to: str
+    country_code: str
+    country_name: str
+    encoding: Encoding
+    characters: int
+    segments: int
+    non_gsm_characters: tuple[str, ...]
+    unit_price_usd: Decimal
+    estimated_cost_usd: Decimal
+
+
+def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estimate:
+    """Assume per-segment billing, so an estimate never undershoots what the API charges."""
+    country = prices.country_for(number)
+    count = count_segments(body)
+    unit_price = usd(country.price_usd)
+    cost = (unit_price * count.segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
+    return Estimate(
+        to=number.e164,
+        country_code=country.country_code.upper(),
+        country_name=country.country_name,
+        encoding=count.encoding,
+        characters=count.characters,
+        segments=count.segments,
+        non_gsm_characters=count.non_gsm_characters,
+        unit_price_usd=unit_price,
+        estimated_cost_usd=cost,
+    )

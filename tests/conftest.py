@@ -1,0 +1,73 @@
+"""Shared fixtures: one sandbox served over real loopback HTTP, reset before every test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from mcp.types import CallToolResult, Tool
+from pydantic import SecretStr
+
+from smsai_mcp.config import Settings
+from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox, SandboxConfig, create_app, running
+
+SEND_PATH = "/api/v1/sms/send"
+ERAS = ["legacy", "auto"]  # 2025-11-25 handshake, 2026-07-28 stateless
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def _served_sandbox() -> Iterator[tuple[Sandbox, str]]:
+    app = create_app(SandboxConfig(delivery_seconds=0.5))
+    with running(app) as base_url:
+        yield app, base_url
+
+
+@pytest.fixture
+def sandbox(_served_sandbox: tuple[Sandbox, str]) -> Sandbox:
+    app, _ = _served_sandbox
+    app.state.reset()
+    return app
+
+
+@pytest.fixture
+def sandbox_url(sandbox: Sandbox, _served_sandbox: tuple[Sandbox, str]) -> str:
+    return _served_sandbox[1]
+
+
+@pytest.fixture
+def settings(sandbox_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        api_token=SecretStr(SANDBOX_TOKEN),
+        base_url=sandbox_url,
+        confirm="off",
+        state_dir=tmp_path / "state",
+        timeout_seconds=5.0,
+    )
+
+
+def posts(sandbox: Sandbox) -> int:
+    """How many send requests reached the upstream."""
+    return sandbox.state.count("POST", SEND_PATH)
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+def assert_matches_output_schema(tool: Tool, result: CallToolResult) -> dict[str, Any]:
+    """A successful result carries structuredContent valid against the tool's schema, and the same as JSON text."""
+    assert not result.is_error, text_of(result)
+    assert tool.output_schema is not None
+    assert result.structured_content is not None
+    Draft202012Validator(tool.output_schema).validate(result.structured_content)
+    assert json.loads(text_of(result)) == result.structured_content
+    return result.structured_content
