@@ -1,0 +1,59 @@
+"""Start the installed server as a user would: a child process speaking stdio or HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+SERVER = [sys.executable, "-m", "smsai_mcp"]
+
+
+def server_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """A clean environment: no SMSAI_* variables of the developer's leak into a test."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SMSAI_")}
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def http_server(args: list[str], env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """Serve MCP over Streamable HTTP on a free loopback port; yields the /mcp URL."""
+    port = free_port()
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+            [*SERVER, "--transport", "http", "--port", str(port), *args],
+            env=server_env(env),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited early: {log.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

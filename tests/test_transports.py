@@ -1,0 +1,113 @@
+"""The installed server as hosts run it: a child process over stdio, and over Streamable HTTP, in both eras."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
+from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
+from tests.processes import SERVER, http_server, server_env
+
+pytestmark = pytest.mark.anyio
+
+
+def upstream_env(sandbox_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SMSAI_API_TOKEN": SANDBOX_TOKEN,
+        "SMSAI_BASE_URL": sandbox_url,
+        "SMSAI_CONFIRM": "off",
+        "SMSAI_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+async def exercise(client: Client, sandbox: Sandbox | None) -> None:
+    """List the tools, read the balance, send once: what every host does first."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert "send_sms" in tools
+    balance = await client.call_tool("check_balance", {})
+    assert_matches_output_schema(tools["check_balance"], balance)
+    sent = await client.call_tool("send_sms", {"to": "+14165550123", "body": "over the wire"})
+    result = assert_matches_output_schema(tools["send_sms"], sent)
+    assert result["status"] == "sent"
+    assert result["estimate"]["country_code"] == "CA"
+    refused = await client.call_tool("send_sms", {"to": "not a number", "body": "x"})
+    assert refused.is_error
+    assert text_of(refused).startswith("Nothing was sent.")
+    if sandbox is not None:
+        assert posts(sandbox) == 1
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_stdio_server_against_the_sandbox_over_http(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    errlog = tmp_path / "stderr.log"
+    params = StdioServerParameters(
+        command=SERVER[0], args=SERVER[1:], env=server_env(upstream_env(sandbox_url, tmp_path))
+    )
+    with errlog.open("w") as stderr:
+        async with Client(stdio_client(params, errlog=stderr), mode=era) as client:
+            await exercise(client, sandbox)
+    assert SANDBOX_TOKEN not in errlog.read_text()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_stdio_server_on_the_embedded_sandbox_needs_no_token(tmp_path: Path, era: str) -> None:
+    params = StdioServerParameters(
+        command=SERVER[0], args=[*SERVER[1:], "--sandbox"], env=server_env({"SMSAI_CONFIRM": "off"})
+    )
+    async with Client(params, mode=era) as client:
+        await exercise(client, None)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_http_server_against_the_sandbox(sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str) -> None:
+    with http_server([], upstream_env(sandbox_url, tmp_path), tmp_path / "http.log") as url:
+        async with Client(url, mode=era) as client:
+            await exercise(client, sandbox)
+    assert SANDBOX_TOKEN not in (tmp_path / "http.log").read_text()
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_http_server_on_the_embedded_sandbox(tmp_path: Path, era: str) -> None:
+    with http_server(["--sandbox"], {"SMSAI_CONFIRM": "off"}, tmp_path / "http.log") as url:
+        async with Client(url, mode=era) as client:
+            await exercise(client, None)
+
+
+def test_stdout_carries_nothing_but_protocol(sandbox_url: str, tmp_path: Path) -> None:
+    """A stray print would corrupt the stream a host reads: every stdout line must be a JSON-RPC message."""
+    requests: list[dict[str, Any]] = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "check_balance", "arguments": {}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "get_message", "arguments": {"id": 1}}},
+    ]
+    completed = subprocess.run(  # noqa: S603 - our own server
+        SERVER,
+        input="".join(json.dumps(request) + "\n" for request in requests),
+        env=server_env(upstream_env(sandbox_url, tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    assert lines, completed.stderr
+    messages = [json.loads(line) for line in lines]
+    assert all(message["jsonrpc"] == "2.0" for message in messages)
+    assert {message.get("id") for message in messages} >= {1, 2, 3, 4}
+    assert SANDBOX_TOKEN not in completed.stdout + completed.stderr
