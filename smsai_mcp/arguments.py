@@ -66,13 +66,15 @@ def describe_problem(validator: Draft202012Validator, arguments: Any) -> str | N
     error = best_match(validator.iter_errors(arguments))
     if error is None:
         return None
-    return _sentence(error, validator.schema)
+    schema = validator.schema
+    return _sentence(error, schema if isinstance(schema, Mapping) else {})
 
 
 def _sentence(error: ValidationError, schema: Mapping[str, Any]) -> str:
     properties: Mapping[str, Any] = schema.get("properties", {})
     if error.validator == "required":
-        missing = next((name for name in schema.get("required", []) if name not in error.instance), "?")
+        given = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = next((name for name in schema.get("required", []) if name not in given), "?")
         return f"The argument `{missing}` is required: {_expected(properties.get(missing, {}))}"
     if not error.absolute_path:
         return f"The arguments are invalid: {error.message}."

@@ -32,7 +32,7 @@ def http_server(args: list[str], env: Mapping[str, str], log: Path) -> Iterator[
     """Serve MCP over Streamable HTTP on a free loopback port; yields the /mcp URL."""
     port = free_port()
     with log.open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+        process = subprocess.Popen(
             [*SERVER, "--transport", "http", "--port", str(port), *args],
             env=server_env(env),
             stdout=subprocess.DEVNULL,

@@ -84,7 +84,8 @@ async def test_token_never_appears_in_repr_or_errors(http: httpx2.AsyncClient, s
     assert secret not in repr(api)
     with pytest.raises(AuthenticationError) as caught:
         await api.me()
-    assert secret not in repr(caught.value) and secret not in str(caught.value)
+    assert secret not in repr(caught.value)
+    assert secret not in str(caught.value)
 
 
 async def test_no_credits_is_402(http: httpx2.AsyncClient, sandbox_url: str, sandbox: Sandbox) -> None:

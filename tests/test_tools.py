@@ -70,7 +70,9 @@ async def test_lists_the_six_tools_with_schemas_and_annotations(client: Client) 
 
 
 async def test_send_sms_sends_once_and_returns_the_message(client: Client, sandbox: Sandbox) -> None:
-    result = await call_ok(client, "send_sms", {"to": "+14165550123", "body": "Hello from the tests", "sender_id": "Acme"})
+    result = await call_ok(
+        client, "send_sms", {"to": "+14165550123", "body": "Hello from the tests", "sender_id": "Acme"}
+    )
     assert result["status"] == "sent"
     assert result["estimate"]["country_code"] == "CA"
     assert result["message"]["to"] == "+14165550123"

@@ -89,14 +89,18 @@ def test_stdout_carries_nothing_but_protocol(sandbox_url: str, tmp_path: Path) -
             "jsonrpc": "2.0",
             "id": 1,
             "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
         },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "check_balance", "arguments": {}}},
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "get_message", "arguments": {"id": 1}}},
     ]
-    completed = subprocess.run(  # noqa: S603 - our own server
+    completed = subprocess.run(
         SERVER,
         input="".join(json.dumps(request) + "\n" for request in requests),
         env=server_env(upstream_env(sandbox_url, tmp_path)),

@@ -46,7 +46,7 @@ class RetryPolicy(BaseModel):
     max_retry_after_seconds: float = 10.0
 
     def backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        ceiling: float = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2.0 ** (attempt - 1))
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
 
 

@@ -62,7 +62,7 @@ def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estim
     """Assume per-segment billing, so an estimate never undershoots what the API charges."""
     country = prices.country_for(number)
     count = count_segments(body)
-    unit_price = usd(country.price_usd)
+    unit_price = Decimal(str(country.price_usd))  # exactly as listed: rounding it first could undershoot
     cost = (unit_price * count.segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
     return Estimate(
         to=number.e164,

@@ -1,0 +1,125 @@
+"""Configuration: every invalid value is refused at start, naming its variable and never echoing the token."""
+
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from smsai_mcp.config import DEFAULT_BASE_URL, ConfigError, Settings
+from tests.processes import SERVER, server_env
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = Settings.from_env({})
+    assert settings.api_token is None
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.confirm == "auto"
+    assert settings.max_cost_per_message_usd == Decimal("1.00")
+    assert settings.daily_budget_usd == Decimal("10.00")
+    assert settings.max_per_recipient_per_hour == 10
+    assert settings.duplicate_window_seconds == 600
+    assert settings.read_only is False
+    assert settings.timeout_seconds == 30
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "SMSAI_API_TOKEN": "smsai_abc",
+            "SMSAI_BASE_URL": "http://127.0.0.1:8787/api/v1/",
+            "SMSAI_CONFIRM": "TOKEN",
+            "SMSAI_MAX_COST_PER_MESSAGE_USD": "0.25",
+            "SMSAI_DAILY_BUDGET_USD": "3",
+            "SMSAI_ALLOWED_COUNTRIES": "us, ca",
+            "SMSAI_BLOCKED_COUNTRIES": "RU",
+            "SMSAI_ALLOWED_RECIPIENTS": "+1 416 555 0123,+12025551234",
+            "SMSAI_MAX_PER_RECIPIENT_PER_HOUR": "2",
+            "SMSAI_DUPLICATE_WINDOW_SECONDS": "0",
+            "SMSAI_READ_ONLY": "true",
+            "SMSAI_STATE_DIR": "/tmp/smsai-state",
+            "SMSAI_TIMEOUT_SECONDS": "2.5",
+        }
+    )
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "smsai_abc"
+    assert settings.base_url == "http://127.0.0.1:8787/api/v1"
+    assert settings.confirm == "token"
+    assert settings.allowed_countries == {"US", "CA"}
+    assert settings.blocked_countries == {"RU"}
+    assert settings.allowed_recipients == {"+14165550123", "+12025551234"}
+    assert settings.read_only is True
+    assert settings.state_dir == Path("/tmp/smsai-state")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SMSAI_BASE_URL", "http://api.example.com/api/v1"),
+        ("SMSAI_BASE_URL", "ftp://127.0.0.1/api"),
+        ("SMSAI_BASE_URL", "https://user:pw@example.com/api/v1"),
+        ("SMSAI_CONFIRM", "maybe"),
+        ("SMSAI_MAX_COST_PER_MESSAGE_USD", "one dollar"),
+        ("SMSAI_MAX_COST_PER_MESSAGE_USD", "-1"),
+        ("SMSAI_DAILY_BUDGET_USD", "NaN"),
+        ("SMSAI_ALLOWED_COUNTRIES", "US,XX"),
+        ("SMSAI_BLOCKED_COUNTRIES", "Canada"),
+        ("SMSAI_ALLOWED_RECIPIENTS", "+1202"),
+        ("SMSAI_MAX_PER_RECIPIENT_PER_HOUR", "-3"),
+        ("SMSAI_DUPLICATE_WINDOW_SECONDS", "ten"),
+        ("SMSAI_READ_ONLY", "perhaps"),
+        ("SMSAI_TIMEOUT_SECONDS", "0"),
+        ("SMSAI_TIMEOUT_SECONDS", "soon"),
+    ],
+)
+def test_invalid_value_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_http_base_url_is_allowed_only_for_loopback() -> None:
+    for url in ("http://localhost:8787/api/v1", "http://127.0.0.1/api/v1", "http://[::1]:8787/api/v1"):
+        assert Settings.from_env({"SMSAI_BASE_URL": url}).base_url == url
+
+
+def test_token_with_spaces_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="SMSAI_API_TOKEN") as caught:
+        Settings.from_env({"SMSAI_API_TOKEN": "smsai_secret part"})
+    assert "secret" not in str(caught.value).replace("SMSAI_", "")
+
+
+def test_token_is_hidden_in_settings_repr() -> None:
+    settings = Settings.from_env({"SMSAI_API_TOKEN": "smsai_hidden_value"})
+    assert "smsai_hidden_value" not in repr(settings)
+    assert "smsai_hidden_value" not in str(settings.model_dump())
+
+
+def test_server_refuses_to_start_on_invalid_configuration(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        SERVER,
+        env=server_env({"SMSAI_DAILY_BUDGET_USD": "lots", "SMSAI_API_TOKEN": "smsai_do_not_print"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "SMSAI_DAILY_BUDGET_USD" in completed.stderr
+    assert completed.stdout == ""
+    assert "smsai_do_not_print" not in completed.stderr
+
+
+def test_http_refuses_a_public_bind_without_access_control() -> None:
+    completed = subprocess.run(
+        [*SERVER, "--transport", "http", "--host", "0.0.0.0", "--sandbox"],
+        env=server_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "loopback" in completed.stderr

@@ -1,0 +1,43 @@
+"""`smsai-mcp doctor` says whether sending would work, and what to fix when it would not."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+from pydantic import SecretStr
+
+from smsai_mcp.config import Settings
+from smsai_mcp.doctor import run_doctor
+from smsai_mcp.sandbox import SANDBOX_READONLY_TOKEN
+from tests.processes import SERVER, server_env
+
+
+def test_doctor_passes_on_the_sandbox() -> None:
+    completed = subprocess.run(
+        [*SERVER, "doctor", "--sandbox"], env=server_env({}), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "sms:send" in completed.stdout
+    assert "sending would work" in completed.stdout
+
+
+def test_doctor_fails_without_a_token() -> None:
+    out = io.StringIO()
+    assert run_doctor(Settings(), out=out) == 1
+    assert "SMSAI_API_TOKEN is not set" in out.getvalue()
+
+
+def test_doctor_fails_on_a_bad_token(sandbox_url: str) -> None:
+    out = io.StringIO()
+    settings = Settings(api_token=SecretStr("smsai_not_a_real_one"), base_url=sandbox_url)
+    assert run_doctor(settings, out=out) == 1
+    assert "401" in out.getvalue()
+    assert "smsai_not_a_real_one" not in out.getvalue()
+
+
+def test_doctor_fails_when_the_token_cannot_send(sandbox_url: str) -> None:
+    out = io.StringIO()
+    settings = Settings(api_token=SecretStr(SANDBOX_READONLY_TOKEN), base_url=sandbox_url)
+    assert run_doctor(settings, out=out) == 1
+    assert "lacks the sms:send permission" in out.getvalue()
