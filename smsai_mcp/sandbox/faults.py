@@ -1,0 +1,82 @@
+"""What the sandbox can be told to do wrong, and to which requests: the description of a fault, not its acting out."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
+
+FaultResponse = Literal["normal", "status", "html", "malformed", "drop"]
+FAULT_RESPONSES: tuple[str, ...] = get_args(FaultResponse)
+
+
+@dataclass
+class Fault:
+    """One misbehaviour. `times` counts down as matching requests arrive; None means forever."""
+
+    method: str | None = None  # None matches any method
+    path: str | None = None  # exact path including /api/v1; None matches any
+    times: int | None = 1
+    delay_seconds: float = 0.0  # before answering; longer than the client's timeout is a hang
+    process: bool = False  # run the real handler first: the message is sent and charged, then the answer goes wrong
+    response: FaultResponse = "status"
+    status: int = 500  # for "status" and "html"
+    body: dict[str, Any] | None = None  # for "status"; None means {"message": "Server Error"}
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method is not None:
+            self.method = self.method.upper()
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"fault path must start with '/', got {self.path!r}")
+        if self.times is not None and self.times < 1:
+            raise ValueError(f"fault times must be at least 1 or null (forever), got {self.times}")
+        if not math.isfinite(self.delay_seconds) or self.delay_seconds < 0:
+            raise ValueError(f"fault delay_seconds must be a finite number >= 0, got {self.delay_seconds}")
+        if self.response not in FAULT_RESPONSES:
+            raise ValueError(f"fault response must be one of {', '.join(FAULT_RESPONSES)}, got {self.response!r}")
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"fault status must be an HTTP status 100-599, got {self.status}")
+        for name, value in self.headers.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ValueError("fault headers must map strings to strings")
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or self.path == path)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> Fault:
+        """A fault from its JSON object (env var or control endpoint); unknown keys and wrong types are refused."""
+        if not isinstance(data, dict):
+            raise ValueError("a fault must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(map(str, unknown))}")
+        for name, value in data.items():
+            if not _has_type(name, value):
+                raise ValueError(f"fault field {name!r} has the wrong type: {value!r}")
+        fault = cls(**data)
+        fault.headers = dict(fault.headers)
+        return fault
+
+
+def _has_type(name: str, value: object) -> bool:
+    if name in ("method", "path"):
+        return value is None or isinstance(value, str)
+    if name == "times":
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if name == "delay_seconds":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if name == "process":
+        return isinstance(value, bool)
+    if name == "response":
+        return isinstance(value, str)
+    if name == "status":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "body":
+        return value is None or isinstance(value, dict)
+    return isinstance(value, dict)  # headers

@@ -1,0 +1,136 @@
+"""Acting out a fault at the ASGI level, where a slow, broken or lost answer looks as it would on the wire."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smsai_mcp.sandbox.faults import Fault
+
+SERVER_ERROR_BODY = b'{"message":"Server Error"}'
+
+
+class ConnectionDroppedError(Exception):
+    """Raised mid-response so the server closes the connection, as when a proxy or network loses the answer."""
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    body = await _read_body(receive)
+    replay = _replaying(body, receive)
+    answer = await _capture(app, scope, replay) if fault.process else None
+    if fault.delay_seconds > 0 and await _client_left_within(fault.delay_seconds, receive):
+        return  # nobody is waiting for the answer any more
+    extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fault.headers.items()]
+    if fault.response == "normal":
+        if answer is None:
+            await app(scope, replay, _adding_headers(send, extra))
+        else:
+            await _respond(send, answer.status, answer.headers + extra, answer.body)
+    elif fault.response == "status":
+        content = json.dumps(fault.body).encode() if fault.body is not None else SERVER_ERROR_BODY
+        await _respond(send, fault.status, [(b"content-type", b"application/json"), *extra], content)
+    elif fault.response == "html":
+        await _respond(send, fault.status, [(b"content-type", b"text/html"), *extra], _error_page(fault.status))
+    elif fault.response == "malformed":
+        content = answer.body if answer is not None and len(answer.body) > 1 else SERVER_ERROR_BODY
+        await _respond(send, 200, [(b"content-type", b"application/json"), *extra], content[: len(content) // 2])
+    else:
+        await _drop(send, answer or _Answer(500, [(b"content-type", b"application/json")], SERVER_ERROR_BODY), extra)
+
+
+async def _drop(send: Send, answer: _Answer, extra: list[tuple[bytes, bytes]]) -> None:
+    """Promise the whole body, deliver half, then fail: the server can only close the connection."""
+    headers = [(k, v) for k, v in answer.headers if k.lower() != b"content-length"]
+    headers += [(b"content-length", str(len(answer.body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body[: len(answer.body) // 2], "more_body": True})
+    raise ConnectionDroppedError
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _error_page(status: int) -> bytes:
+    try:
+        title = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        title = str(status)
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body to the handler once, then listens to the real connection."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> _Answer:
+    answer = _Answer()
+    chunks: list[bytes] = []
+
+    async def keep(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+            answer.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, keep)
+    answer.body = b"".join(chunks)
+    return answer
+
+
+def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def add(message: Message) -> None:
+        if message["type"] == "http.response.start" and extra:
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return add
+
+
+async def _client_left_within(seconds: float, receive: Receive) -> bool:
+    """Wait, but stop early if the client hangs up, so a long hang does not outlive its client."""
+    with anyio.move_on_after(seconds):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return True
+    return False
