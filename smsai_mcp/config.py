@@ -43,6 +43,7 @@ class Settings(BaseModel):
     read_only: bool = False
     state_dir: Path | None = None
     timeout_seconds: float = 30.0
+    state_secret: SecretStr | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +62,7 @@ class Settings(BaseModel):
             read_only=_flag(env, "SMSAI_READ_ONLY"),
             state_dir=_path(env.get("SMSAI_STATE_DIR")),
             timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
+            state_secret=_secret(env.get("SMSAI_STATE_SECRET")),
         )
 
     def resolved_state_dir(self) -> Path:
@@ -87,6 +89,14 @@ def _token(raw: str | None) -> SecretStr | None:
     if any(ch.isspace() or not ch.isprintable() for ch in token):
         raise ConfigError("SMSAI_API_TOKEN contains spaces or control characters; paste the token alone.")
     return SecretStr(token)
+
+
+def _secret(raw: str | None) -> SecretStr | None:
+    if raw is None or not raw.strip():
+        return None
+    if len(raw.strip()) < 32:
+        raise ConfigError("SMSAI_STATE_SECRET must be at least 32 characters (for example: openssl rand -hex 32).")
+    return SecretStr(raw.strip())
 
 
 def _base_url(raw: str | None) -> str:

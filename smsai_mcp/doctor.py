@@ -52,8 +52,10 @@ def run_doctor(settings: Settings, *, sandbox: bool = False, out: TextIO | None 
 
 async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None = None) -> Report:
     report = Report()
-    report.ok(f"configuration is valid (confirmation: {settings.confirm}, daily budget: "
-              f"{settings.daily_budget_usd} USD, per message: {settings.max_cost_per_message_usd} USD)")
+    report.ok(
+        f"configuration is valid (confirmation: {settings.confirm}, daily budget: "
+        f"{settings.daily_budget_usd} USD, per message: {settings.max_cost_per_message_usd} USD)"
+    )
     report.ok(f"upstream: {settings.base_url}")
     if settings.read_only:
         report.fail("SMSAI_READ_ONLY is true: send_sms is not offered")

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
+import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.elicitation import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    DeclinedElicitation,
+    ElicitationResult,
+)
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, SecretStr
 
@@ -20,6 +31,11 @@ from smsai_mcp.arguments import ArgumentCheck
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError, NotFound
 from smsai_mcp.config import Settings
+from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.guard.balance import BalanceCache
+from smsai_mcp.guard.confirm import ConfirmationTokens, ConfirmForm, load_or_create_secret
+from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome, usd_of_micro
+from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal
 from smsai_mcp.results import (
     BalanceResult,
     CountriesResult,
@@ -29,16 +45,16 @@ from smsai_mcp.results import (
     MessagesResult,
     SendResult,
 )
-from smsai_mcp.sms.estimate import Estimate, UnsupportedDestination, estimate_message
-from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+from smsai_mcp.sms.estimate import UnsupportedDestination, usd
+from smsai_mcp.sms.phone import InvalidPhoneNumber
 from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.state.sqlite import SqliteStore
 
 __all__ = ["Runtime", "build_server"]
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
-NOTHING_SENT = "Nothing was sent. "
 
 INSTRUCTIONS = """\
 smsai-mcp sends SMS through the user's SMS for AI account. Sending costs the user money and reaches a real \
@@ -51,25 +67,31 @@ class ToolRefusal(Exception):
     """A failure whose message is already the full sentence the model should read."""
 
 
-class BlankBody(ValueError):
-    """The body has no visible text."""
-
-
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the tools share for the life of the process: one pooled client, the price cache."""
+    """What the tools share for the life of the process: one pooled client, the caches, the send guard."""
 
     settings: Settings
     api: SmsApi | None
     prices: PriceCache | None
+    guard: SendGuard | None
+    balances: BalanceCache | None
 
     def require_api(self) -> tuple[SmsApi, PriceCache]:
         if self.api is None or self.prices is None:
-            raise ToolRefusal(
-                "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the "
-                "server, or start it with --sandbox to try it without an account."
-            )
+            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
         return self.api, self.prices
+
+    def require_guard(self) -> SendGuard:
+        if self.guard is None:
+            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
+        return self.guard
+
+
+NO_CREDENTIALS_ADVICE = (
+    "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
+    "or start it with --sandbox to try it without an account."
+)
 
 
 P = ParamSpec("P")
@@ -96,20 +118,19 @@ def _tool_errors(*, sending: bool) -> Callable[[Callable[P, Awaitable[R]]], Call
 def _failure_text(exc: Exception, *, sending: bool) -> str:
     if isinstance(exc, ToolRefusal):
         return str(exc)
-    if isinstance(exc, InvalidPhoneNumber | UnsupportedDestination | BlankBody):
+    if isinstance(exc, Refusal | OutcomeUnknown):
+        return exc.text()
+    if isinstance(exc, InvalidPhoneNumber | UnsupportedDestination):
         return (NOTHING_SENT if sending else "") + str(exc)
     if isinstance(exc, ApiError):
-        if not sending:
-            return exc.message
-        if exc.request_may_have_been_processed:
-            return (
-                "The message may have been sent: " + exc.message + " Do not send it again; check list_messages "
-                "in a minute to see whether it went out."
-            )
-        return NOTHING_SENT + exc.message
+        return (NOTHING_SENT if sending else "") + exc.message
     logger.exception("unexpected failure in a tool")
-    lead = "The outcome is unknown: do not send this message again; check list_messages. " if sending else ""
-    return lead + "smsai-mcp hit an internal error (details are in its log). Try again; if it persists, report it."
+    if sending:
+        return (
+            "The outcome is unknown: smsai-mcp hit an internal error (details are in its log). Do not send this "
+            "message again; check list_messages to see whether it went out."
+        )
+    return "smsai-mcp hit an internal error (details are in its log). Try again; if it persists, report it."
 
 
 ToArg = Annotated[
@@ -196,8 +217,16 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        async with create_http_client(timeout_seconds=settings.timeout_seconds, transport=transport) as http:
-            yield _runtime(settings, http)
+        async with AsyncExitStack() as stack:
+            http = await stack.enter_async_context(
+                create_http_client(timeout_seconds=settings.timeout_seconds, transport=transport)
+            )
+            runtime = _runtime(settings, http, stack)
+            if runtime.guard is not None:
+                # Settle what a crash or a lost answer left open, without holding up the start.
+                task_group = await stack.enter_async_context(anyio.create_task_group())
+                task_group.start_soon(_reconcile_quietly, runtime.guard)
+            yield runtime
 
     mcp: MCPServer[Runtime] = MCPServer(
         name="smsai-mcp",
@@ -208,37 +237,188 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
         lifespan=lifespan,
     )
     _add_tools(mcp, settings)
-    mcp._lowlevel_server.middleware.append(
+    mcp._lowlevel_server.middleware.append(  # the SDK's documented middleware list
         ArgumentCheck(lambda: _input_schemas(mcp), {"send_sms": NOTHING_SENT})
     )
     return mcp
+
+
+async def _reconcile_quietly(guard: SendGuard) -> None:
+    try:
+        resolved = await guard.reconcile()
+    except Exception:  # the next start tries again; a send never depends on this
+        logger.warning("could not reconcile open reservations yet", exc_info=True)
+        return
+    if resolved:
+        logger.info("reconciled %d open reservation(s) left by an earlier run", resolved)
 
 
 async def _input_schemas(mcp: MCPServer[Runtime]) -> Mapping[str, dict[str, Any]]:
     return {tool.name: tool.input_schema for tool in await mcp.list_tools()}
 
 
-def _runtime(settings: Settings, http: httpx2.AsyncClient) -> Runtime:
+def _runtime(settings: Settings, http: httpx2.AsyncClient, stack: AsyncExitStack) -> Runtime:
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
-        return Runtime(settings=settings, api=None, prices=None)
+        return Runtime(settings=settings, api=None, prices=None, guard=None, balances=None)
     api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
-    return Runtime(settings=settings, api=api, prices=PriceCache(api.countries))
+    prices = PriceCache(api.countries)
+    state_dir = settings.resolved_state_dir()
+    store = SqliteStore(state_dir / "state.db")
+    stack.push_async_callback(store.close)
+    secret = (
+        settings.state_secret.get_secret_value().encode()
+        if settings.state_secret is not None
+        else load_or_create_secret(state_dir)
+    )
+    guard = SendGuard(
+        settings=settings,
+        api=api,
+        prices=prices,
+        store=store,
+        audit=AuditLog(state_dir / "audit.jsonl"),
+        tokens=ConfirmationTokens(secret),
+    )
+    return Runtime(settings=settings, api=api, prices=prices, guard=guard, balances=BalanceCache(api))
 
 
 def sandbox_settings(settings: Settings) -> Settings:
-    """The same settings pointed at the embedded sandbox and its public token."""
+    """The same settings pointed at the embedded sandbox, its public token and a ledger of its own."""
     from smsai_mcp.sandbox import SANDBOX_TOKEN
 
-    return settings.model_copy(update={"api_token": SecretStr(SANDBOX_TOKEN), "base_url": SANDBOX_BASE_URL})
+    return settings.model_copy(
+        update={
+            "api_token": SecretStr(SANDBOX_TOKEN),
+            "base_url": SANDBOX_BASE_URL,
+            "state_dir": settings.resolved_state_dir() / "sandbox",
+        }
+    )
 
 
-async def _estimate(runtime: Runtime, to: str, body: str) -> Estimate:
-    _, prices = runtime.require_api()
-    number = parse_e164(to)
-    if not body.strip():
-        raise BlankBody("The body is blank. Write the message text, then try again.")
-    return estimate_message(number, body, await prices.get())
+def can_elicit(ctx: Context[Runtime]) -> bool:
+    """Whether this client declared form elicitation (a bare `elicitation: {}` means form)."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What the guard made of a send before confirmation: a plan, or the sentence that refuses it."""
+
+    prepared: Prepared | None = None
+    failure: str | None = None
+
+
+class NotAsked:
+    """The confirmation resolver's answer when no question goes to the person."""
+
+
+NOT_ASKED = NotAsked()
+
+
+def _send_outcome(outcome: SendOutcome) -> SendResult:
+    return SendResult(
+        status=outcome.status,
+        estimate=EstimateResult.of(outcome.estimate),
+        message=MessageResult.of(outcome.message) if outcome.message is not None else None,
+        confirmation_token=outcome.confirmation_token,
+        expires_at=outcome.expires_at,
+    )
+
+
+def _confirmation_id(ctx: Context[Runtime]) -> str:
+    """One id per confirmation: a replayed 2026-07-28 retry carries the same request state, so the same id."""
+    if ctx.request_state is not None:
+        return "elicit:" + hashlib.sha256(ctx.request_state.encode()).hexdigest()
+    return "elicit:" + uuid.uuid4().hex
+
+
+async def plan_send(
+    ctx: Context[Runtime], to: str, body: str, sender_id: str | None, idempotency_key: str | None
+) -> Planned:
+    """Resolver: every guard step before confirmation."""
+    try:
+        guard = ctx.request_context.lifespan_context.require_guard()
+        prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
+    except Exception as exc:  # a resolver must not raise: the SDK would hide the reason
+        return Planned(failure=_failure_text(exc, sending=True))
+    return Planned(prepared=prepared)
+
+
+async def ask_person(
+    ctx: Context[Runtime], plan: Annotated[Planned, Resolve(plan_send)]
+) -> Elicit[ConfirmForm] | NotAsked:
+    """Resolver: the confirmation question, when this send needs one and the client can ask it."""
+    runtime = ctx.request_context.lifespan_context
+    prepared = plan.prepared
+    if prepared is None or prepared.answer is not None or runtime.settings.confirm in ("off", "token"):
+        return NOT_ASKED
+    if not can_elicit(ctx):
+        return NOT_ASKED
+    balance = await runtime.balances.get() if runtime.balances is not None else None
+    return Elicit(runtime.require_guard().question(prepared, balance).render(), ConfirmForm)
+
+
+def _add_send_tool(mcp: MCPServer[Runtime], settings: Settings) -> None:
+    @mcp.tool(name="send_sms", title="Send an SMS", description=SEND_DESCRIPTION, annotations=SENDS)
+    @_tool_errors(sending=True)
+    async def send_sms(
+        ctx: Context[Runtime],
+        to: ToArg,
+        body: BodyArg,
+        plan: Annotated[Planned, Resolve(plan_send)],
+        confirmation: Annotated[ElicitationResult[ConfirmForm], Resolve(ask_person)],
+        sender_id: SenderArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
+        confirmation_token: ConfirmationTokenArg = None,
+    ) -> SendResult:
+        if plan.prepared is None:
+            raise ToolRefusal(plan.failure or NO_CREDENTIALS_ADVICE)
+        prepared = plan.prepared
+        if prepared.answer is not None:
+            return _send_outcome(prepared.answer)
+        runtime = ctx.request_context.lifespan_context
+        guard = runtime.require_guard()
+        confirmation_id = _confirm(ctx, settings, guard, prepared, confirmation, confirmation_token)
+        if isinstance(confirmation_id, SendOutcome):
+            return _send_outcome(confirmation_id)
+        outcome = await guard.send(prepared, confirmation_id=confirmation_id)
+        if runtime.balances is not None and outcome.message is not None and outcome.message.price_usd is not None:
+            runtime.balances.charge(usd(outcome.message.price_usd))
+        return _send_outcome(outcome)
+
+
+def _confirm(
+    ctx: Context[Runtime],
+    settings: Settings,
+    guard: SendGuard,
+    prepared: Prepared,
+    confirmation: ElicitationResult[ConfirmForm],
+    token: str | None,
+) -> str | SendOutcome | None:
+    """The confirmation's id when the send may go ahead, a token to hand back, or a Refusal."""
+    mode = settings.confirm
+    if mode == "off":
+        return None
+    asked = isinstance(confirmation, AcceptedElicitation) and isinstance(confirmation.data, ConfirmForm)
+    if asked or isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
+        if isinstance(confirmation, DeclinedElicitation):
+            raise Refusal("The user declined to send this SMS. Do not send it unless they ask again.")
+        if isinstance(confirmation, CancelledElicitation):
+            raise Refusal("The user cancelled the confirmation. Do not send it unless they ask again.")
+        assert isinstance(confirmation, AcceptedElicitation)
+        if not confirmation.data.confirm:
+            raise Refusal("The user did not check the box to confirm. Do not send it unless they ask again.")
+        return _confirmation_id(ctx)
+    if mode == "elicit":
+        raise Refusal(
+            "This server needs a person to confirm each SMS (SMSAI_CONFIRM=elicit), and this MCP client cannot "
+            "ask them (it does not support elicitation). Use a client that does, or set SMSAI_CONFIRM=token."
+        )
+    if token is None:
+        return guard.issue_token(prepared)
+    return "token:" + guard.verify_token(prepared, token)
 
 
 def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
@@ -246,31 +426,15 @@ def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
         return ctx.request_context.lifespan_context
 
     if not settings.read_only:
-
-        @mcp.tool(name="send_sms", title="Send an SMS", description=SEND_DESCRIPTION, annotations=SENDS)
-        @_tool_errors(sending=True)
-        async def send_sms(
-            ctx: Context[Runtime],
-            to: ToArg,
-            body: BodyArg,
-            sender_id: SenderArg = None,
-            idempotency_key: IdempotencyKeyArg = None,
-            confirmation_token: ConfirmationTokenArg = None,
-        ) -> SendResult:
-            runtime = runtime_of(ctx)
-            api, _ = runtime.require_api()
-            estimate = await _estimate(runtime, to, body)
-            message = await api.send(to=estimate.to, body=body, sender_id=sender_id)
-            return SendResult(
-                status="sent", estimate=EstimateResult.of(estimate), message=MessageResult.of(message)
-            )
+        _add_send_tool(mcp, settings)
 
     @mcp.tool(name="estimate_sms", title="Estimate an SMS", description=ESTIMATE_DESCRIPTION, annotations=READ_ONLY)
     @_tool_errors(sending=False)
     async def estimate_sms(
         ctx: Context[Runtime], to: ToArg, body: BodyArg, sender_id: SenderArg = None
     ) -> EstimateResult:
-        return EstimateResult.of(await _estimate(runtime_of(ctx), to, body))
+        _, estimate = await runtime_of(ctx).require_guard().estimate(to, body)
+        return EstimateResult.of(estimate)
 
     @mcp.tool(name="check_balance", title="Check balance", description=BALANCE_DESCRIPTION, annotations=READ_ONLY)
     @_tool_errors(sending=False)
@@ -278,13 +442,15 @@ def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
         runtime = runtime_of(ctx)
         api, _ = runtime.require_api()
         balance = await api.balance()
-        spent = 0.0  # the ledger arrives with the send guard
-        budget = float(settings.daily_budget_usd)
+        if runtime.balances is not None:
+            runtime.balances.update(usd(balance.credits_usd))
+        spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
+        budget = settings.daily_budget_usd
         return BalanceResult(
             credits_usd=balance.credits_usd,
-            daily_budget_usd=budget,
-            spent_today_usd=spent,
-            daily_budget_remaining_usd=max(budget - spent, 0.0),
+            daily_budget_usd=float(budget),
+            spent_today_usd=float(spent),
+            daily_budget_remaining_usd=float(max(budget - spent, Decimal(0))),
             max_cost_per_message_usd=float(settings.max_cost_per_message_usd),
         )
 
@@ -329,9 +495,7 @@ def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
                 f"There is no message with id {id} on this account. Use list_messages to find the id."
             ) from None
 
-    @mcp.tool(
-        name="list_messages", title="List messages", description=LIST_MESSAGES_DESCRIPTION, annotations=READ_ONLY
-    )
+    @mcp.tool(name="list_messages", title="List messages", description=LIST_MESSAGES_DESCRIPTION, annotations=READ_ONLY)
     @_tool_errors(sending=False)
     async def list_messages(
         ctx: Context[Runtime],

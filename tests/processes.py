@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ SERVER = [sys.executable, "-m", "smsai_mcp"]
 def server_env(extra: Mapping[str, str]) -> dict[str, str]:
     """A clean environment: no SMSAI_* variables of the developer's leak into a test."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMSAI_")}
+    env["SMSAI_STATE_DIR"] = tempfile.mkdtemp(prefix="smsai-test-state-")  # never the user's own ledger
     env.update(extra)
     return env
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -13,9 +14,14 @@ from smsai_mcp.sandbox import SANDBOX_READONLY_TOKEN
 from tests.processes import SERVER, server_env
 
 
-def test_doctor_passes_on_the_sandbox() -> None:
+def test_doctor_passes_on_the_sandbox(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [*SERVER, "doctor", "--sandbox"], env=server_env({}), capture_output=True, text=True, timeout=60, check=False
+        [*SERVER, "doctor", "--sandbox"],
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "sms:send" in completed.stdout

@@ -61,7 +61,9 @@ async def test_stdio_server_against_the_sandbox_over_http(
 @pytest.mark.parametrize("era", ERAS)
 async def test_stdio_server_on_the_embedded_sandbox_needs_no_token(tmp_path: Path, era: str) -> None:
     params = StdioServerParameters(
-        command=SERVER[0], args=[*SERVER[1:], "--sandbox"], env=server_env({"SMSAI_CONFIRM": "off"})
+        command=SERVER[0],
+        args=[*SERVER[1:], "--sandbox"],
+        env=server_env({"SMSAI_CONFIRM": "off", "SMSAI_STATE_DIR": str(tmp_path / "state")}),
     )
     async with Client(params, mode=era) as client:
         await exercise(client, None)
@@ -77,7 +79,8 @@ async def test_http_server_against_the_sandbox(sandbox: Sandbox, sandbox_url: st
 
 @pytest.mark.parametrize("era", ERAS)
 async def test_http_server_on_the_embedded_sandbox(tmp_path: Path, era: str) -> None:
-    with http_server(["--sandbox"], {"SMSAI_CONFIRM": "off"}, tmp_path / "http.log") as url:
+    env = {"SMSAI_CONFIRM": "off", "SMSAI_STATE_DIR": str(tmp_path / "state")}
+    with http_server(["--sandbox"], env, tmp_path / "http.log") as url:
         async with Client(url, mode=era) as client:
             await exercise(client, None)
 
@@ -100,18 +103,30 @@ def test_stdout_carries_nothing_but_protocol(sandbox_url: str, tmp_path: Path) -
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "check_balance", "arguments": {}}},
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "get_message", "arguments": {"id": 1}}},
     ]
-    completed = subprocess.run(
-        SERVER,
-        input="".join(json.dumps(request) + "\n" for request in requests),
-        env=server_env(upstream_env(sandbox_url, tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.strip()]
-    assert lines, completed.stderr
-    messages = [json.loads(line) for line in lines]
+    errlog = tmp_path / "stderr.log"
+    with errlog.open("w") as stderr:
+        process = subprocess.Popen(
+            SERVER,
+            env=server_env(upstream_env(sandbox_url, tmp_path)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        for request in requests:
+            process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        messages: list[dict[str, Any]] = []
+        # Keep stdin open until every answer is in: closing it tells the server to stop.
+        while {message.get("id") for message in messages} < {1, 2, 3, 4}:
+            line = process.stdout.readline()
+            assert line, errlog.read_text()
+            messages.append(json.loads(line))  # a non-JSON line fails here
+        process.stdin.close()
+        rest = process.stdout.read()
+        process.wait(timeout=30)
+    messages.extend(json.loads(line) for line in rest.splitlines() if line.strip())
     assert all(message["jsonrpc"] == "2.0" for message in messages)
-    assert {message.get("id") for message in messages} >= {1, 2, 3, 4}
-    assert SANDBOX_TOKEN not in completed.stdout + completed.stderr
+    assert SANDBOX_TOKEN not in json.dumps(messages) + errlog.read_text()

@@ -1,0 +1,43 @@
+"""The append-only audit log: one JSON line per send attempt, flushed to disk; never the token or the text."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from smsai_mcp.sms.phone import mask_number
+
+__all__ = ["AuditLog"]
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+
+    async def record(self, *, event: str, recipient: str, **fields: Any) -> None:
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": event,
+            "to": mask_number(recipient),
+            **fields,
+        }
+        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
+        await anyio.to_thread.run_sync(self._append, line)
+
+    def _append(self, line: bytes) -> None:
+        # O_APPEND keeps each line whole when several processes write to the same file.
+        with self._lock:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(descriptor, line)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)

@@ -1,0 +1,39 @@
+"""The account balance shown in a confirmation question, kept briefly so a send costs one upstream request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from smsai_mcp.client.api import SmsApi
+from smsai_mcp.client.errors import ApiError
+from smsai_mcp.sms.estimate import usd
+
+__all__ = ["BalanceCache"]
+
+
+class BalanceCache:
+    def __init__(self, api: SmsApi, *, ttl_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._api = api
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._credits: Decimal | None = None
+        self._fetched_at = 0.0
+
+    async def get(self) -> Decimal | None:
+        """The balance, or None when the API cannot say right now (the question then leaves it out)."""
+        if self._credits is None or self._clock() - self._fetched_at >= self._ttl:
+            try:
+                self.update(usd((await self._api.balance()).credits_usd))
+            except ApiError:
+                return self._credits
+        return self._credits
+
+    def update(self, credits_usd: Decimal) -> None:
+        self._credits = credits_usd
+        self._fetched_at = self._clock()
+
+    def charge(self, amount_usd: Decimal) -> None:
+        if self._credits is not None:
+            self._credits -= amount_usd

@@ -1,0 +1,125 @@
+"""Human confirmation: the question asked through elicitation, and signed single-use tokens for the rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from smsai_mcp.guard.refusal import Refusal
+from smsai_mcp.sms.estimate import Estimate
+
+__all__ = ["ConfirmForm", "ConfirmationTokens", "Question", "load_or_create_secret"]
+
+TOKEN_LIFETIME_SECONDS = 600
+_TOKEN_PREFIX = "smsc1"  # noqa: S105 - a format tag, not a secret
+_TEXT_PREVIEW = 160
+
+
+class ConfirmForm(BaseModel):
+    """The elicitation form: one box, unchecked unless the person checks it."""
+
+    confirm: bool = Field(default=False, title="Send this SMS", description="Check to send this SMS now.")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """Everything a person needs to decide; rendered without a clock or random ids, so each round matches."""
+
+    recipient: str
+    estimate: Estimate
+    sender_id: str | None
+    body: str
+    balance_usd: Decimal | None
+    budget_left_usd: Decimal
+    daily_budget_usd: Decimal
+
+    def render(self) -> str:
+        e = self.estimate
+        text = self.body if len(self.body) <= _TEXT_PREVIEW else self.body[:_TEXT_PREVIEW] + "…"
+        lines = [
+            "Send this SMS?",
+            f"To: {self.recipient} ({e.country_name})",
+            f"From: {self.sender_id or 'the account default sender'}",
+            f"Text: {text}",
+            f"Segments: {e.segments} ({e.encoding}, {e.characters} characters)",
+            f"Estimated cost: ${e.estimated_cost_usd:.4f}",
+        ]
+        if self.balance_usd is not None:
+            lines.append(f"Balance after: ${self.balance_usd - e.estimated_cost_usd:.4f}")
+        lines.append(
+            f"Today's budget left after: ${self.budget_left_usd - e.estimated_cost_usd:.4f} "
+            f"of ${self.daily_budget_usd:.2f}"
+        )
+        return "\n".join(lines)
+
+
+def load_or_create_secret(state_dir: Path) -> bytes:
+    """The install's own signing secret, made once and kept private in the state directory."""
+    path = state_dir / "secret"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes()
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ConfirmationTokens:
+    """HMAC-signed tokens bound to one message's fingerprint; the store makes each one single-use."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"smsai-mcp confirmation tokens\x00" + secret).digest()
+
+    def issue(self, fingerprint: str, *, now: float) -> tuple[str, int]:
+        expires = int(now) + TOKEN_LIFETIME_SECONDS
+        payload = json.dumps({"id": secrets.token_hex(16), "exp": expires, "fp": fingerprint}, separators=(",", ":"))
+        signed = f"{_TOKEN_PREFIX}.{_b64(payload.encode())}"
+        return f"{signed}.{self._sign(signed)}", expires
+
+    def verify(self, token: str, fingerprint: str, *, now: float) -> str:
+        """The token's id if it confirms exactly this message now; a Refusal otherwise."""
+        prefix, _, rest = token.partition(".")
+        encoded, _, signature = rest.partition(".")
+        signed = f"{prefix}.{encoded}"
+        if prefix != _TOKEN_PREFIX or not signature or not hmac.compare_digest(signature, self._sign(signed)):
+            raise Refusal(
+                "The confirmation_token is not one this server issued. Call send_sms without it to get a new one."
+            )
+        claims = json.loads(_unb64(encoded))
+        if not hmac.compare_digest(str(claims["fp"]), fingerprint):
+            raise Refusal(
+                "The confirmation_token was issued for a different message (to, body and sender_id must be exactly "
+                "the same). Call send_sms without a token to confirm this one."
+            )
+        if now >= int(claims["exp"]):
+            raise Refusal("The confirmation_token has expired (they last 10 minutes). Ask the user again.")
+        return str(claims["id"])
+
+    def _sign(self, signed: str) -> str:
+        return _b64(hmac.new(self._key, signed.encode(), hashlib.sha256).digest())

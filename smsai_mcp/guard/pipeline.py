@@ -1,0 +1,403 @@
+"""The send guard: every step of CONTRACT section 4, in its order, before the one upstream POST.
+
+validation → destination policy → estimate → per-message cap → daily budget → duplicate and idempotency
+→ confirmation → reserve (atomic re-check of all limits) → send exactly once → settle, release or reconcile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+import anyio
+
+from smsai_mcp.client.api import SmsApi
+from smsai_mcp.client.errors import ApiError
+from smsai_mcp.client.models import Message
+from smsai_mcp.config import Settings
+from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.guard.confirm import ConfirmationTokens, Question
+from smsai_mcp.guard.policy import check_destination
+from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
+from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
+from smsai_mcp.sms.phone import PhoneNumber, parse_e164
+from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.state.store import (
+    Attempt,
+    BeginRequest,
+    Begun,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+    StateStore,
+)
+
+__all__ = ["Prepared", "SendGuard", "SendOutcome"]
+
+logger = logging.getLogger(__name__)
+
+# How far back (seconds) a listed message may be dated before the attempt and still be it: clock skew.
+_LOOKUP_SKEW_SECONDS = 300
+_LOOKUP_MAX_PAGES = 5
+# An unresolved attempt this old, with no matching message listed, never went out.
+_SETTLE_AFTER_SECONDS = 120
+_OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def micro(amount: Decimal) -> int:
+    return int((amount / MICRO_USD).to_integral_value())
+
+
+def usd_of_micro(amount: int) -> Decimal:
+    return Decimal(amount) * MICRO_USD
+
+
+def utc_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+def fingerprint(to: str, body: str, sender_id: str | None) -> str:
+    return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    status: Literal["sent", "duplicate", "confirmation_required"]
+    estimate: Estimate
+    message: Message | None = None
+    confirmation_token: str | None = None
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A send that passed every check before confirmation; `answer` is set when nothing more is to be done."""
+
+    number: PhoneNumber
+    body: str
+    sender_id: str | None
+    idempotency_key: str | None
+    estimate: Estimate
+    fingerprint: str
+    spent_micro: int
+    answer: SendOutcome | None = None
+
+
+class SendGuard:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        api: SmsApi,
+        prices: PriceCache,
+        store: StateStore,
+        audit: AuditLog,
+        tokens: ConfirmationTokens,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._api = api
+        self._prices = prices
+        self._store = store
+        self._audit = audit
+        self._tokens = tokens
+        self._clock = clock
+
+    async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
+        number = parse_e164(to)
+        if not body.strip():
+            raise Refusal("The body is blank. Write the message text, then try again.")
+        return number, estimate_message(number, body, await self._prices.get())
+
+    async def prepare(self, *, to: str, body: str, sender_id: str | None, idempotency_key: str | None) -> Prepared:
+        """Every check up to confirmation, in the contract's order. Sends nothing, reserves nothing."""
+        try:
+            number = parse_e164(to)
+        except ValueError as exc:
+            raise Refusal(str(exc)) from None
+        if not body.strip():
+            raise Refusal("The body is blank. Write the message text, then try again.")
+        now = self._clock()
+        print_ = fingerprint(number.e164, body, sender_id)
+        if idempotency_key is not None:
+            # A retry under the same key is not a new send: it gets the first answer, whatever the limits say now.
+            earlier = await self._store.find_earlier(
+                fingerprint=print_, idempotency_key=idempotency_key, duplicate_window_seconds=0, now=now
+            )
+            if earlier is not None:
+                _, estimate = await self.estimate(number.e164, body)
+                return self._prepared_with_answer(number, body, sender_id, idempotency_key, estimate, print_, earlier)
+        check_destination(number, self._settings)
+        recent = await self._store.recent_to_recipient(number.e164, now=now)
+        if recent >= self._settings.max_per_recipient_per_hour:
+            raise _recipient_limit(number, recent, self._settings.max_per_recipient_per_hour)
+        try:
+            estimate = estimate_message(number, body, await self._prices.get())
+        except ValueError as exc:
+            raise Refusal(str(exc)) from None
+        cap = self._settings.max_cost_per_message_usd
+        if estimate.estimated_cost_usd > cap:
+            raise Refusal(
+                f"This message would cost about ${estimate.estimated_cost_usd:.4f} ({estimate.segments} segment(s) "
+                f"of {estimate.encoding} at ${estimate.unit_price_usd} each), above the per-message cap of ${cap} "
+                "(SMSAI_MAX_COST_PER_MESSAGE_USD). Shorten the text, avoid characters that force UCS-2, or ask the "
+                "user to raise the cap."
+            )
+        spent = await self._store.spent_micro(utc_day(now))
+        self._check_budget(estimate, spent)
+        if idempotency_key is None:
+            earlier = await self._store.find_earlier(
+                fingerprint=print_,
+                idempotency_key=None,
+                duplicate_window_seconds=self._settings.duplicate_window_seconds,
+                now=now,
+            )
+            if earlier is not None:
+                return self._prepared_with_answer(number, body, sender_id, None, estimate, print_, earlier)
+        return Prepared(number, body, sender_id, idempotency_key, estimate, print_, spent)
+
+    def _prepared_with_answer(
+        self,
+        number: PhoneNumber,
+        body: str,
+        sender_id: str | None,
+        key: str | None,
+        estimate: Estimate,
+        print_: str,
+        earlier: Attempt,
+    ) -> Prepared:
+        answer = self._answer_from_earlier(earlier, estimate, print_, keyed=key is not None)
+        return Prepared(number, body, sender_id, key, estimate, print_, 0, answer)
+
+    def _answer_from_earlier(self, earlier: Attempt, estimate: Estimate, print_: str, *, keyed: bool) -> SendOutcome:
+        if keyed and earlier.fingerprint != print_:
+            raise Refusal(
+                "This idempotency_key was already used in the last 24 hours for a different message. Use a new key "
+                "for a new message, or send exactly the same to, body and sender_id to get the first result."
+            )
+        if earlier.status != "sent" or earlier.message_json is None:
+            raise OutcomeUnknown(
+                "An identical message to this number was sent moments ago and its outcome is not known yet; it may "
+                "have been sent. Nothing more was sent. Do not retry; check list_messages in a minute."
+            )
+        message = Message.model_validate_json(earlier.message_json)
+        return SendOutcome(status="sent" if keyed else "duplicate", estimate=estimate, message=message)
+
+    def _check_budget(self, estimate: Estimate, spent_micro: int) -> None:
+        budget = self._settings.daily_budget_usd
+        if spent_micro + micro(estimate.estimated_cost_usd) > micro(budget):
+            spent = usd_of_micro(spent_micro)
+            left = max(budget - spent, Decimal(0))
+            raise Refusal(
+                f"This message (about ${estimate.estimated_cost_usd:.4f}) would take today's spending past the daily "
+                f"budget of ${budget} (SMSAI_DAILY_BUDGET_USD): ${spent:.4f} is already spent or reserved, "
+                f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget."
+            )
+
+    def question(self, prepared: Prepared, balance_usd: Decimal | None) -> Question:
+        budget = self._settings.daily_budget_usd
+        return Question(
+            recipient=prepared.number.international,
+            estimate=prepared.estimate,
+            sender_id=prepared.sender_id,
+            body=prepared.body,
+            balance_usd=balance_usd,
+            budget_left_usd=max(budget - usd_of_micro(prepared.spent_micro), Decimal(0)),
+            daily_budget_usd=budget,
+        )
+
+    def issue_token(self, prepared: Prepared) -> SendOutcome:
+        token, expires = self._tokens.issue(prepared.fingerprint, now=self._clock())
+        return SendOutcome(
+            status="confirmation_required",
+            estimate=prepared.estimate,
+            confirmation_token=token,
+            expires_at=datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z"),
+        )
+
+    def verify_token(self, prepared: Prepared, token: str) -> str:
+        return self._tokens.verify(token, prepared.fingerprint, now=self._clock())
+
+    async def send(self, prepared: Prepared, *, confirmation_id: str | None) -> SendOutcome:
+        """Reserve atomically, post once, then settle, release or reconcile. Never posts twice."""
+        now = self._clock()
+        estimate = prepared.estimate
+        attempt = Attempt(
+            id=uuid.uuid4().hex,
+            day=utc_day(now),
+            created_at=now,
+            recipient=prepared.number.e164,
+            fingerprint=prepared.fingerprint,
+            body_sha256=_sha256(prepared.body.strip()),  # the API trims, as Laravel does
+            idempotency_key=prepared.idempotency_key,
+            confirmation_id=confirmation_id,
+            owner=_OWNER,
+            status="pending",
+            reserved_micro=micro(estimate.estimated_cost_usd),
+        )
+        begun = await self._store.begin(
+            BeginRequest(
+                attempt=attempt,
+                daily_budget_micro=micro(self._settings.daily_budget_usd),
+                max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
+                duplicate_window_seconds=self._settings.duplicate_window_seconds,
+            ),
+            now=now,
+        )
+        match begun:
+            case Begun():
+                pass
+            case DuplicateFound(earlier) | IdempotentReplay(earlier) | KeyReusedForAnotherMessage(earlier):
+                keyed = prepared.idempotency_key is not None
+                return self._answer_from_earlier(earlier, estimate, prepared.fingerprint, keyed=keyed)
+            case RecipientLimitReached(count):
+                raise _recipient_limit(prepared.number, count, self._settings.max_per_recipient_per_hour)
+            case BudgetExceeded(spent):
+                self._check_budget(estimate, spent)
+                raise AssertionError("the budget check above refuses")  # pragma: no cover
+            case ConfirmationAlreadyUsed():
+                raise Refusal(
+                    "This confirmation was already used for a send; a confirmation counts once. "
+                    "Call send_sms again without it to confirm a new message."
+                )
+        audit = {"attempt": attempt.id, "segments": estimate.segments, "estimate_usd": str(estimate.estimated_cost_usd)}
+        await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        try:
+            message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
+        except ApiError as exc:
+            if not exc.request_may_have_been_processed:
+                await self._store.release(attempt.id)
+                reason = type(exc).__name__
+                await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
+                raise Refusal(exc.message) from None
+            return await self._after_unknown_outcome(attempt, prepared, exc, audit)
+        except BaseException:
+            # Cancelled mid-request: the API may have it. Keep the reservation; reconciliation decides.
+            with anyio.CancelScope(shield=True):
+                await self._store.mark_unknown(attempt.id)
+                await self._audit.record(event="unknown", recipient=attempt.recipient, reason="cancelled", **audit)
+            raise
+        await self._settle(attempt, message)
+        await self._audit.record(
+            event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
+        )
+        return SendOutcome(status="sent", estimate=estimate, message=message)
+
+    async def _after_unknown_outcome(
+        self, attempt: Attempt, prepared: Prepared, error: ApiError, audit: dict[str, object]
+    ) -> SendOutcome:
+        await self._store.mark_unknown(attempt.id)
+        try:
+            found = await self._look_up(attempt)
+        except ApiError:
+            found = None
+        if found is not None:
+            await self._settle(attempt, found)
+            await self._audit.record(
+                event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
+            )
+            return SendOutcome(status="sent", estimate=prepared.estimate, message=found)
+        await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
+        raise OutcomeUnknown(
+            f"The message may have been sent: {error.message} It was not found in the sent list yet, so its outcome "
+            "is unknown. Do not send it again; check list_messages in a minute. Its estimated cost stays reserved "
+            "against today's budget until the outcome is known."
+        )
+
+    async def _settle(self, attempt: Attempt, message: Message) -> None:
+        charged = micro(Decimal(str(message.price_usd))) if message.price_usd is not None else attempt.reserved_micro
+        await self._store.settle(
+            attempt.id, charged_micro=charged, message_id=message.id, message_json=message.model_dump_json()
+        )
+
+    async def _look_up(self, attempt: Attempt) -> Message | None:
+        """Find the attempt's message in the sent list: same number and text, dated since the attempt."""
+        claimed = await self._store.claimed_message_ids()
+        since = attempt.created_at - _LOOKUP_SKEW_SECONDS
+        for page in range(1, _LOOKUP_MAX_PAGES + 1):
+            listing = await self._api.list_messages(page=page)
+            for message in listing.data:
+                if (
+                    message.to == attempt.recipient
+                    and message.body is not None
+                    and _sha256(message.body.strip()) == attempt.body_sha256
+                    and message.id not in claimed
+                    and _created_at(message) >= since
+                ):
+                    return message
+            oldest = min((_created_at(m) for m in listing.data), default=0.0)
+            if listing.meta.current_page >= listing.meta.last_page or oldest < since:
+                return None
+        return None
+
+    async def reconcile(self) -> int:
+        """Settle or release attempts that a crash or a lost answer left open. Returns how many it resolved."""
+        resolved = 0
+        now = self._clock()
+        stale_after = self._settings.timeout_seconds + _SETTLE_AFTER_SECONDS
+        for attempt in await self._store.unresolved():
+            orphaned = attempt.owner != _OWNER and _owner_is_dead(attempt.owner)
+            age = now - attempt.created_at
+            if attempt.status == "pending" and not orphaned and age < stale_after:
+                continue  # a send still in flight in a live process
+            found = await self._look_up(attempt)
+            if found is not None:
+                await self._settle(attempt, found)
+                event = "sent"
+            elif age >= _SETTLE_AFTER_SECONDS or orphaned:
+                await self._store.release(attempt.id)
+                event = "released"
+            else:
+                continue
+            resolved += 1
+            await self._audit.record(event=event, recipient=attempt.recipient, attempt=attempt.id, reconciled=True)
+        return resolved
+
+    async def spent_today_micro(self) -> int:
+        return await self._store.spent_micro(utc_day(self._clock()))
+
+
+def _recipient_limit(number: PhoneNumber, count: int, limit: int) -> Refusal:
+    return Refusal(
+        f"{number.international} has already been sent {count} message(s) in the past hour, the limit set by "
+        f"SMSAI_MAX_PER_RECIPIENT_PER_HOUR ({limit}). Wait before texting this number again."
+    )
+
+
+def _created_at(message: Message) -> float:
+    if not message.created_at:
+        return float("inf")  # undated: cannot rule it out by time
+    try:
+        return datetime.fromisoformat(message.created_at).timestamp()
+    except ValueError:
+        return float("inf")
+
+
+def _owner_is_dead(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process: only age can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -1,0 +1,21 @@
+"""The one exception every guard step raises: a sentence the model can act on."""
+
+from __future__ import annotations
+
+__all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal"]
+
+NOTHING_SENT = "Nothing was sent. "
+
+
+class Refusal(Exception):
+    """Nothing was sent; the message says why and what to do. The prefix is added once, when shown."""
+
+    def text(self) -> str:
+        return NOTHING_SENT + str(self)
+
+
+class OutcomeUnknown(Exception):
+    """The message may have gone out; it must not be sent again."""
+
+    def text(self) -> str:
+        return str(self)

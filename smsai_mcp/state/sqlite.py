@@ -1,0 +1,216 @@
+"""The state store in one SQLite file (WAL), safe for many coroutines and for several processes sharing it.
+
+Every check-and-reserve runs inside `BEGIN IMMEDIATE`, which takes SQLite's write lock first: two
+processes (or two threads) can never both read "there is room in the budget" and both reserve.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import astuple, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from smsai_mcp.state.store import (
+    DAY_SECONDS,
+    HOUR_SECONDS,
+    IDEMPOTENCY_SECONDS,
+    Attempt,
+    BeginRequest,
+    BeginResult,
+    Begun,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+)
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+_COLUMNS = [field.name for field in fields(Attempt)]
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM attempts"
+_LIVE = "status IN ('pending', 'sent', 'unknown')"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id TEXT PRIMARY KEY,
+    day TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    recipient TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    idempotency_key TEXT,
+    confirmation_id TEXT UNIQUE,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'unknown', 'released')),
+    reserved_micro INTEGER NOT NULL,
+    charged_micro INTEGER,
+    message_id INTEGER,
+    message_json TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_by_day ON attempts (day);
+CREATE INDEX IF NOT EXISTS attempts_by_fingerprint ON attempts (fingerprint, created_at);
+CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created_at);
+CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
+CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used by one worker thread at a time; the lock orders this process's callers.
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
+        self._db.executescript(_SCHEMA)
+        self._prune()
+
+    def _prune(self) -> None:
+        # Rows older than the idempotency horizon (and a day's margin) no longer decide anything.
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM attempts WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
+                (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
+            )
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work(self._db)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def atomically(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        return await self._run(atomically)
+
+    async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
+        attempt = request.attempt
+
+        def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
+            earlier = _find_earlier(
+                db, attempt.fingerprint, attempt.idempotency_key, request.duplicate_window_seconds, now
+            )
+            if earlier is not None:
+                if attempt.idempotency_key is None:
+                    return DuplicateFound(earlier)
+                if earlier.fingerprint != attempt.fingerprint:
+                    return KeyReusedForAnotherMessage(earlier)
+                return IdempotentReplay(earlier)
+            if attempt.confirmation_id is not None:
+                used = db.execute("SELECT 1 FROM attempts WHERE confirmation_id = ?", (attempt.confirmation_id,))
+                if used.fetchone() is not None:
+                    return ConfirmationAlreadyUsed()
+            recent = _recent_to_recipient(db, attempt.recipient, now)
+            if recent >= request.max_per_recipient_per_hour:
+                return RecipientLimitReached(recent)
+            spent = _spent(db, attempt.day)
+            if spent + attempt.reserved_micro > request.daily_budget_micro:
+                return BudgetExceeded(spent)
+            placeholders = ", ".join("?" for _ in _COLUMNS)
+            db.execute(f"INSERT INTO attempts ({', '.join(_COLUMNS)}) VALUES ({placeholders})", astuple(attempt))
+            return Begun(attempt)
+
+        return await self._transaction(check_and_reserve)
+
+    async def find_earlier(
+        self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
+    ) -> Attempt | None:
+        return await self._run(
+            lambda db: _find_earlier(db, fingerprint, idempotency_key, duplicate_window_seconds, now)
+        )
+
+    async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
+        return await self._run(lambda db: _recent_to_recipient(db, recipient, now))
+
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? WHERE id=?",
+                (charged_micro, message_id, message_json, attempt_id),
+            )
+        )
+
+    async def release(self, attempt_id: str) -> None:
+        await self._run(lambda db: db.execute("UPDATE attempts SET status='released' WHERE id=?", (attempt_id,)))
+
+    async def mark_unknown(self, attempt_id: str) -> None:
+        await self._run(
+            lambda db: db.execute("UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,))
+        )
+
+    async def spent_micro(self, day: str) -> int:
+        return await self._run(lambda db: _spent(db, day))
+
+    async def unresolved(self) -> list[Attempt]:
+        return await self._run(
+            lambda db: [
+                _attempt(row)
+                for row in db.execute(f"{_SELECT} WHERE status IN ('pending','unknown') ORDER BY created_at")
+            ]
+        )
+
+    async def claimed_message_ids(self) -> set[int]:
+        return await self._run(
+            lambda db: {row[0] for row in db.execute("SELECT message_id FROM attempts WHERE message_id IS NOT NULL")}
+        )
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _attempt(row: tuple[Any, ...]) -> Attempt:
+    return Attempt(*row)
+
+
+def _find_earlier(
+    db: sqlite3.Connection, fingerprint: str, key: str | None, window_seconds: int, now: float
+) -> Attempt | None:
+    if key is not None:
+        row = db.execute(
+            f"{_SELECT} WHERE idempotency_key = ? AND created_at > ? AND {_LIVE} ORDER BY created_at DESC LIMIT 1",
+            (key, now - IDEMPOTENCY_SECONDS),
+        ).fetchone()
+    elif window_seconds > 0:
+        row = db.execute(
+            f"{_SELECT} WHERE fingerprint = ? AND created_at > ? AND {_LIVE} ORDER BY created_at DESC LIMIT 1",
+            (fingerprint, now - window_seconds),
+        ).fetchone()
+    else:
+        row = None
+    return None if row is None else _attempt(row)
+
+
+def _recent_to_recipient(db: sqlite3.Connection, recipient: str, now: float) -> int:
+    row = db.execute(
+        f"SELECT COUNT(*) FROM attempts WHERE recipient = ? AND created_at > ? AND {_LIVE}",
+        (recipient, now - HOUR_SECONDS),
+    ).fetchone()
+    return int(row[0])
+
+
+def _spent(db: sqlite3.Connection, day: str) -> int:
+    row = db.execute(
+        "SELECT COALESCE(SUM(CASE status WHEN 'sent' THEN COALESCE(charged_micro, 0) "
+        "WHEN 'released' THEN 0 ELSE reserved_micro END), 0) FROM attempts WHERE day = ?",
+        (day,),
+    ).fetchone()
+    return int(row[0])

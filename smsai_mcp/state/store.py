@@ -1,0 +1,150 @@
+"""The state every send guard needs, behind one interface: SQLite on one machine, Redis for replicas.
+
+An *attempt* is one message the guard decided to send. It is created (with its estimate reserved) in a
+single atomic step that also checks the idempotency key, the duplicate window, the per-recipient hourly
+limit, the daily budget and the single use of the confirmation, so concurrent sends can never overshoot.
+
+    pending  --settle-->  sent        the API charged `charged_micro`
+    pending  --release--> released    nothing went out; the reservation is given back
+    pending  --unknown--> unknown     the outcome is unknown; the reservation is kept until it is known
+    unknown  --settle/release-->      once a later lookup finds the message, or shows it never went out
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = [
+    "Attempt",
+    "AttemptStatus",
+    "BeginRequest",
+    "BeginResult",
+    "Begun",
+    "BudgetExceeded",
+    "ConfirmationAlreadyUsed",
+    "DuplicateFound",
+    "IdempotentReplay",
+    "KeyReusedForAnotherMessage",
+    "RecipientLimitReached",
+    "StateStore",
+]
+
+AttemptStatus = Literal["pending", "sent", "unknown", "released"]
+DAY_SECONDS = 86_400
+IDEMPOTENCY_SECONDS = DAY_SECONDS
+HOUR_SECONDS = 3_600
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: str
+    day: str  # the UTC day whose budget it counts against, "2026-11-25"
+    created_at: float  # unix seconds
+    recipient: str  # E.164: the hourly limit and reconciliation need it whole
+    fingerprint: str  # sha256 of to, body and sender_id: what "identical" means
+    body_sha256: str  # matches a listed message during reconciliation without keeping the text
+    idempotency_key: str | None
+    confirmation_id: str | None
+    owner: str  # host:pid of the process that made it, to spot reservations orphaned by a crash
+    status: AttemptStatus
+    reserved_micro: int
+    charged_micro: int | None = None
+    message_id: int | None = None
+    message_json: str | None = None  # the API's record of the message, returned again for duplicates
+
+    @property
+    def counted_micro(self) -> int:
+        """What this attempt takes from the day's budget."""
+        if self.status == "sent":
+            return self.charged_micro or 0
+        if self.status in ("pending", "unknown"):
+            return self.reserved_micro
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class BeginRequest:
+    attempt: Attempt  # status "pending"
+    daily_budget_micro: int
+    max_per_recipient_per_hour: int
+    duplicate_window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentReplay:
+    earlier: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReusedForAnotherMessage:
+    earlier: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateFound:
+    earlier: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientLimitReached:
+    sent_in_last_hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetExceeded:
+    spent_micro: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationAlreadyUsed:
+    pass
+
+
+BeginResult = (
+    Begun
+    | IdempotentReplay
+    | KeyReusedForAnotherMessage
+    | DuplicateFound
+    | RecipientLimitReached
+    | BudgetExceeded
+    | ConfirmationAlreadyUsed
+)
+
+
+class StateStore(Protocol):
+    async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
+        """Check every limit and reserve the estimate, atomically; create the attempt only if all pass."""
+
+    async def find_earlier(
+        self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
+    ) -> Attempt | None:
+        """The attempt a new one would repeat (by key, else inside the duplicate window); read-only."""
+
+    async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
+        """Attempts to this number in the last hour that went out or may have."""
+
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
+        """The message went out: replace the reservation with what the API charged."""
+
+    async def release(self, attempt_id: str) -> None:
+        """Nothing went out: give the reservation back."""
+
+    async def mark_unknown(self, attempt_id: str) -> None:
+        """The outcome is unknown: keep the reservation until a lookup settles it."""
+
+    async def spent_micro(self, day: str) -> int:
+        """Charged plus still reserved for one UTC day."""
+
+    async def unresolved(self) -> list[Attempt]:
+        """Pending and unknown attempts, oldest first, for reconciliation."""
+
+    async def claimed_message_ids(self) -> set[int]:
+        """Message ids already matched to an attempt, so one message never settles two."""
+
+    async def close(self) -> None: ...
