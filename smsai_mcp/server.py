@@ -115,7 +115,7 @@ def _tool_errors(*, sending: bool) -> Callable[[Callable[P, Awaitable[R]]], Call
     return decorate
 
 
-def _failure_text(exc: Exception, *, sending: bool) -> str:
+def _failure_text(exc: Exception, *, sending: bool, may_have_posted: bool = True) -> str:
     if isinstance(exc, ToolRefusal):
         return str(exc)
     if isinstance(exc, Refusal | OutcomeUnknown):
@@ -125,10 +125,12 @@ def _failure_text(exc: Exception, *, sending: bool) -> str:
     if isinstance(exc, ApiError):
         return (NOTHING_SENT if sending else "") + exc.message
     logger.exception("unexpected failure in a tool")
+    if sending and not may_have_posted:
+        return NOTHING_SENT + "smsai-mcp hit an internal error (details are in its log). Try again later."
     if sending:
         return (
-            "The outcome is unknown: smsai-mcp hit an internal error (details are in its log). Do not send this "
-            "message again; check list_messages to see whether it went out."
+            "The message may have been sent; its outcome is unknown, so it must not be retried. smsai-mcp hit an "
+            "internal error (details are in its log). Check list_messages to see whether it went out."
         )
     return "smsai-mcp hit an internal error (details are in its log). Try again; if it persists, report it."
 
@@ -342,7 +344,7 @@ async def plan_send(
         guard = ctx.request_context.lifespan_context.require_guard()
         prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
     except Exception as exc:  # a resolver must not raise: the SDK would hide the reason
-        return Planned(failure=_failure_text(exc, sending=True))
+        return Planned(failure=_failure_text(exc, sending=True, may_have_posted=False))
     return Planned(prepared=prepared)
 
 

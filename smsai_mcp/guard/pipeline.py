@@ -194,8 +194,8 @@ class SendGuard:
             )
         if earlier.status != "sent" or earlier.message_json is None:
             raise OutcomeUnknown(
-                "An identical message to this number was sent moments ago and its outcome is not known yet; it may "
-                "have been sent. Nothing more was sent. Do not retry; check list_messages in a minute."
+                "An identical message to this number may have been sent moments ago; its outcome is unknown, so it "
+                "must not be retried, and nothing more was sent now. Check list_messages in a minute."
             )
         message = Message.model_validate_json(earlier.message_json)
         return SendOutcome(status="sent" if keyed else "duplicate", estimate=estimate, message=message)
@@ -316,9 +316,9 @@ class SendGuard:
             return SendOutcome(status="sent", estimate=prepared.estimate, message=found)
         await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
         raise OutcomeUnknown(
-            f"The message may have been sent: {error.message} It was not found in the sent list yet, so its outcome "
-            "is unknown. Do not send it again; check list_messages in a minute. Its estimated cost stays reserved "
-            "against today's budget until the outcome is known."
+            f"The message may have been sent; its outcome is unknown, so it must not be retried. {error.message} "
+            "It is not in the sent list yet. Check list_messages in a minute to see whether it went out. Its "
+            "estimated cost stays reserved against today's budget until the outcome is known."
         )
 
     async def _settle(self, attempt: Attempt, message: Message) -> None:
