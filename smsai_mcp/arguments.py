@@ -7,12 +7,14 @@ with "`to` has the wrong form: <what the argument should be>", and a send refusa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["ArgumentCheck", "describe_problem"]
 
@@ -52,6 +54,8 @@ class ArgumentCheck:
 
     async def _validators_by_tool(self) -> dict[str, Draft202012Validator]:
         if self._validators is None:  # tools are fixed once the server runs
+            from jsonschema import Draft202012Validator  # on the first call, not at start
+
             schemas = await self._input_schemas()
             self._validators = {name: Draft202012Validator(schema) for name, schema in schemas.items()}
         return self._validators
@@ -63,6 +67,8 @@ def describe_problem(validator: Draft202012Validator, arguments: Any) -> str | N
         arguments = {}
     if not isinstance(arguments, Mapping):
         return "The arguments must be a JSON object of named arguments."
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator.iter_errors(arguments))
     if error is None:
         return None
