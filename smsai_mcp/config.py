@@ -44,6 +44,7 @@ class Settings(BaseModel):
     state_dir: Path | None = None
     timeout_seconds: float = 30.0
     state_secret: SecretStr | None = None
+    state_url: SecretStr | None = None  # may carry a Redis password
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +64,7 @@ class Settings(BaseModel):
             state_dir=_path(env.get("SMSAI_STATE_DIR")),
             timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
             state_secret=_secret(env.get("SMSAI_STATE_SECRET")),
+            state_url=_state_url(env.get("SMSAI_STATE_URL")),
         )
 
     def resolved_state_dir(self) -> Path:
@@ -96,6 +98,15 @@ def _secret(raw: str | None) -> SecretStr | None:
         return None
     if len(raw.strip()) < 32:
         raise ConfigError("SMSAI_STATE_SECRET must be at least 32 characters (for example: openssl rand -hex 32).")
+    return SecretStr(raw.strip())
+
+
+def _state_url(raw: str | None) -> SecretStr | None:
+    if raw is None or not raw.strip():
+        return None
+    scheme = urlsplit(raw.strip()).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("SMSAI_STATE_URL must be a Redis URL such as redis://127.0.0.1:6379/0.")
     return SecretStr(raw.strip())
 
 

@@ -49,6 +49,7 @@ from smsai_mcp.sms.estimate import UnsupportedDestination, usd
 from smsai_mcp.sms.phone import InvalidPhoneNumber
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
+from smsai_mcp.state.store import StateStore
 
 __all__ = ["Runtime", "build_server"]
 
@@ -266,7 +267,7 @@ def _runtime(settings: Settings, http: httpx2.AsyncClient, stack: AsyncExitStack
     api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
     prices = PriceCache(api.countries)
     state_dir = settings.resolved_state_dir()
-    store = SqliteStore(state_dir / "state.db")
+    store = open_store(settings)
     stack.push_async_callback(store.close)
     secret = (
         settings.state_secret.get_secret_value().encode()
@@ -282,6 +283,15 @@ def _runtime(settings: Settings, http: httpx2.AsyncClient, stack: AsyncExitStack
         tokens=ConfirmationTokens(secret),
     )
     return Runtime(settings=settings, api=api, prices=prices, guard=guard, balances=BalanceCache(api))
+
+
+def open_store(settings: Settings, *, tenant: str = "default") -> StateStore:
+    """Redis when SMSAI_STATE_URL is set (replicas share it), else SQLite in the state directory."""
+    if settings.state_url is not None:
+        from smsai_mcp.state.redis import RedisStore
+
+        return RedisStore.from_url(settings.state_url.get_secret_value(), prefix=f"smsai:{tenant}:")
+    return SqliteStore(settings.resolved_state_dir() / "state.db")
 
 
 def sandbox_settings(settings: Settings) -> Settings:

@@ -143,13 +143,18 @@ class SqliteStore:
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
         await self._run(
             lambda db: db.execute(
-                "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? WHERE id=?",
+                "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
+                "WHERE id=? AND status IN ('pending', 'unknown')",
                 (charged_micro, message_id, message_json, attempt_id),
             )
         )
 
     async def release(self, attempt_id: str) -> None:
-        await self._run(lambda db: db.execute("UPDATE attempts SET status='released' WHERE id=?", (attempt_id,)))
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')", (attempt_id,)
+            )
+        )
 
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._run(

@@ -1,0 +1,270 @@
+"""The state store in Redis, shared by every replica. Each check-and-change is one Lua script: atomic.
+
+Keys, all under one prefix per tenant (`smsai:<tenant>:`):
+    a:<id>            hash: `attempt` (the attempt as created, JSON), `status`, `charged_micro`, `message_id`,
+                      `message_json`; expires after the idempotency horizon and a day's margin
+    fp:<sha256>       sorted set of attempt ids by time: identical messages
+    key:<key>         sorted set of attempt ids by time: idempotency keys
+    to:<e164>         sorted set of attempt ids by time: the hourly limit per number
+    conf:<id>         a confirmation already used
+    spent:<day>       micro-dollars charged or reserved that UTC day
+    open              set of pending and unknown attempt ids
+    claimed           sorted set of message ids matched to an attempt
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from smsai_mcp.state.store import (
+    DAY_SECONDS,
+    IDEMPOTENCY_SECONDS,
+    Attempt,
+    AttemptStatus,
+    BeginRequest,
+    BeginResult,
+    Begun,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+)
+
+__all__ = ["RedisStore"]
+
+_KEEP_SECONDS = IDEMPOTENCY_SECONDS + DAY_SECONDS
+_OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
+_IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
+
+# Shared by the scripts: an attempt's hash, or nil when it is gone or was released.
+_LIVE = """
+local function live(p, id)
+  local status = redis.call('HGET', p .. 'a:' .. id, 'status')
+  if (not status) or status == 'released' then return nil end
+  return id
+end
+local function latest(p, zkey, since)
+  local ids = redis.call('ZREVRANGEBYSCORE', zkey, '+inf', '(' .. since)
+  for _, id in ipairs(ids) do
+    if live(p, id) then return id end
+  end
+  return nil
+end
+"""
+
+_BEGIN = (
+    _LIVE
+    + """
+local p = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local budget, max_per_hour = tonumber(ARGV[3]), tonumber(ARGV[4])
+local window, now, horizon, keep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local key = a.idempotency_key
+if key ~= cjson.null then
+  local id = latest(p, p .. 'key:' .. key, now - horizon)
+  if id then return {'earlier', id} end
+elseif window > 0 then
+  local id = latest(p, p .. 'fp:' .. a.fingerprint, now - window)
+  if id then return {'earlier', id} end
+end
+local confirmation = a.confirmation_id
+if confirmation ~= cjson.null and redis.call('EXISTS', p .. 'conf:' .. confirmation) == 1 then
+  return {'confirmation_used'}
+end
+local recent = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'to:' .. a.recipient, '(' .. (now - 3600), '+inf')) do
+  if live(p, id) then recent = recent + 1 end
+end
+if recent >= max_per_hour then return {'recipient_limit', tostring(recent)} end
+local spent = tonumber(redis.call('GET', p .. 'spent:' .. a.day) or '0')
+if spent + a.reserved_micro > budget then return {'budget', tostring(spent)} end
+local hash = p .. 'a:' .. a.id
+redis.call('HSET', hash, 'attempt', ARGV[2], 'status', 'pending')
+redis.call('EXPIRE', hash, keep)
+local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
+if key ~= cjson.null then table.insert(indexes, p .. 'key:' .. key) end
+for _, index in ipairs(indexes) do
+  redis.call('ZADD', index, a.created_at, a.id)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
+  redis.call('EXPIRE', index, keep)
+end
+if confirmation ~= cjson.null then redis.call('SET', p .. 'conf:' .. confirmation, a.id, 'EX', keep) end
+redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
+redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
+redis.call('SADD', p .. 'open', a.id)
+return {'begun'}
+"""
+)
+
+# Moves an open attempt to sent or released and corrects the day's spend by the difference.
+_FINISH = """
+local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
+local hash = p .. 'a:' .. id
+local status = redis.call('HGET', hash, 'status')
+if status ~= 'pending' and status ~= 'unknown' then return 0 end
+local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
+local delta = -a.reserved_micro
+if outcome == 'sent' then
+  delta = delta + tonumber(ARGV[4])
+  redis.call('HSET', hash, 'status', 'sent', 'charged_micro', ARGV[4], 'message_id', ARGV[5], 'message_json', ARGV[6])
+  redis.call('ZADD', p .. 'claimed', a.created_at, ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', p .. 'claimed', '-inf', '(' .. (a.created_at - tonumber(ARGV[7])))
+else
+  redis.call('HSET', hash, 'status', 'released')
+end
+redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
+redis.call('SREM', p .. 'open', id)
+return 1
+"""
+
+_MARK_UNKNOWN = """
+local hash = ARGV[1] .. 'a:' .. ARGV[2]
+if redis.call('HGET', hash, 'status') == 'pending' then redis.call('HSET', hash, 'status', 'unknown') end
+return 1
+"""
+
+_FIND_EARLIER = (
+    _LIVE
+    + """
+local p, zkey, since = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local id = latest(p, p .. zkey, since)
+if id then return id end
+return false
+"""
+)
+
+_RECENT = (
+    _LIVE
+    + """
+local p, recipient, since = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local count = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'to:' .. recipient, '(' .. since, '+inf')) do
+  if live(p, id) then count = count + 1 end
+end
+return count
+"""
+)
+
+
+class RedisStore:
+    """Works on any redis-py asyncio client; `prefix` keeps tenants apart."""
+
+    def __init__(self, client: Any, *, prefix: str = "smsai:default:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._begin = client.register_script(_BEGIN)
+        self._finish = client.register_script(_FINISH)
+        self._mark_unknown = client.register_script(_MARK_UNKNOWN)
+        self._find = client.register_script(_FIND_EARLIER)
+        self._recent = client.register_script(_RECENT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
+        import redis.asyncio  # only when Redis is configured
+
+        return cls(redis.asyncio.Redis.from_url(url, decode_responses=True), prefix=prefix)
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
+        attempt = request.attempt
+        created = {name: getattr(attempt, name) for name in _IMMUTABLE}
+        reply = await self._begin(
+            args=[
+                self._prefix,
+                json.dumps(created),
+                request.daily_budget_micro,
+                request.max_per_recipient_per_hour,
+                request.duplicate_window_seconds,
+                repr(now),
+                IDEMPOTENCY_SECONDS,
+                _KEEP_SECONDS,
+            ]
+        )
+        match reply:
+            case ["begun"]:
+                return Begun(attempt)
+            case ["earlier", earlier_id]:
+                earlier = await self._load(str(earlier_id))
+                if attempt.idempotency_key is None:
+                    return DuplicateFound(earlier)
+                if earlier.fingerprint != attempt.fingerprint:
+                    return KeyReusedForAnotherMessage(earlier)
+                return IdempotentReplay(earlier)
+            case ["confirmation_used"]:
+                return ConfirmationAlreadyUsed()
+            case ["recipient_limit", count]:
+                return RecipientLimitReached(int(count))
+            case ["budget", spent]:
+                return BudgetExceeded(int(spent))
+        raise RuntimeError(f"unexpected reply from the begin script: {reply!r}")
+
+    async def find_earlier(
+        self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
+    ) -> Attempt | None:
+        if idempotency_key is not None:
+            index, since = f"key:{idempotency_key}", now - IDEMPOTENCY_SECONDS
+        elif duplicate_window_seconds > 0:
+            index, since = f"fp:{fingerprint}", now - duplicate_window_seconds
+        else:
+            return None
+        found = await self._find(args=[self._prefix, index, repr(since)])
+        return None if found is None else await self._load(str(found))
+
+    async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
+        return int(await self._recent(args=[self._prefix, recipient, repr(now - 3600)]))
+
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
+        await self._finish(
+            args=[self._prefix, attempt_id, "sent", charged_micro, message_id, message_json, _KEEP_SECONDS]
+        )
+
+    async def release(self, attempt_id: str) -> None:
+        await self._finish(args=[self._prefix, attempt_id, "released"])
+
+    async def mark_unknown(self, attempt_id: str) -> None:
+        await self._mark_unknown(args=[self._prefix, attempt_id])
+
+    async def spent_micro(self, day: str) -> int:
+        return int(await self._redis.get(f"{self._prefix}spent:{day}") or 0)
+
+    async def unresolved(self) -> list[Attempt]:
+        attempts = []
+        for attempt_id in await self._redis.smembers(f"{self._prefix}open"):
+            attempt = await self._load_if_kept(str(attempt_id))
+            if attempt is None:  # expired long ago: nothing left to reconcile
+                await self._redis.srem(f"{self._prefix}open", attempt_id)
+            else:
+                attempts.append(attempt)
+        return sorted(attempts, key=lambda attempt: attempt.created_at)
+
+    async def claimed_message_ids(self) -> set[int]:
+        return {int(member) for member in await self._redis.zrange(f"{self._prefix}claimed", 0, -1)}
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _load(self, attempt_id: str) -> Attempt:
+        attempt = await self._load_if_kept(attempt_id)
+        if attempt is None:
+            raise LookupError(f"attempt {attempt_id} is not in Redis")
+        return attempt
+
+    async def _load_if_kept(self, attempt_id: str) -> Attempt | None:
+        fields: dict[str, str] = await self._redis.hgetall(f"{self._prefix}a:{attempt_id}")
+        if "attempt" not in fields:
+            return None
+        created = json.loads(fields["attempt"])
+        status: AttemptStatus = fields["status"]  # type: ignore[assignment]  # written only by the scripts above
+        return Attempt(
+            **created,
+            status=status,
+            charged_micro=int(fields["charged_micro"]) if "charged_micro" in fields else None,
+            message_id=int(fields["message_id"]) if "message_id" in fields else None,
+            message_json=fields.get("message_json"),
+        )

@@ -1,0 +1,226 @@
+"""The two state stores keep the same promises: one test suite, run against SQLite and against Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from smsai_mcp.state.sqlite import SqliteStore
+from smsai_mcp.state.store import (
+    Attempt,
+    BeginRequest,
+    Begun,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+    StateStore,
+)
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+NOW = 1_800_000_000.0
+DAY = "2027-01-15"
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+StoreFactory = Callable[[], StateStore]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """Makes stores that share one state (like processes sharing a directory, or replicas sharing Redis)."""
+    opened: list[StateStore] = []
+    if request.param == "sqlite":
+
+        def make() -> StateStore:
+            opened.append(SqliteStore(tmp_path / "state.db"))
+            return opened[-1]
+
+    else:
+        if not redis_available():
+            if os.environ.get("CI"):
+                pytest.fail("CI must have Redis on 127.0.0.1:6379 (.ci/run starts it)")
+            pytest.skip("no Redis on 127.0.0.1:6379")
+        from smsai_mcp.state.redis import RedisStore
+
+        prefix = f"smsai-test:{uuid.uuid4().hex}:"
+
+        def make() -> StateStore:
+            opened.append(RedisStore.from_url(REDIS_URL, prefix=prefix))
+            return opened[-1]
+
+    yield make
+    if request.param == "redis":
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+    for store in opened:
+        await store.close()
+
+
+def attempt(
+    *,
+    body: str = "hi",
+    to: str = "+12025551234",
+    key: str | None = None,
+    confirmation: str | None = None,
+    reserved: int = 10_000,
+    at: float = NOW,
+) -> Attempt:
+    return Attempt(
+        id=uuid.uuid4().hex,
+        day=DAY,
+        created_at=at,
+        recipient=to,
+        fingerprint=f"fp:{to}:{body}",
+        body_sha256=f"sha:{body}",
+        idempotency_key=key,
+        confirmation_id=confirmation,
+        owner="test:1",
+        status="pending",
+        reserved_micro=reserved,
+    )
+
+
+def begin_request(a: Attempt, *, budget: int = 10_000_000, per_hour: int = 100, window: int = 600) -> BeginRequest:
+    return BeginRequest(
+        attempt=a, daily_budget_micro=budget, max_per_recipient_per_hour=per_hour, duplicate_window_seconds=window
+    )
+
+
+async def test_reservation_counts_until_settled_to_the_charge(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt(reserved=20_000)
+    assert isinstance(await store.begin(begin_request(a), now=NOW), Begun)
+    assert await store.spent_micro(DAY) == 20_000
+    await store.settle(a.id, charged_micro=10_000, message_id=7, message_json='{"id": 7}')
+    assert await store.spent_micro(DAY) == 10_000
+    assert await store.claimed_message_ids() == {7}
+    assert await store.unresolved() == []
+
+
+async def test_release_gives_the_reservation_back(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt()
+    await store.begin(begin_request(a), now=NOW)
+    await store.release(a.id)
+    assert await store.spent_micro(DAY) == 0
+    await store.release(a.id)  # twice is harmless
+    assert await store.spent_micro(DAY) == 0
+
+
+async def test_unknown_outcome_keeps_the_reservation_and_stays_open(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt()
+    await store.begin(begin_request(a), now=NOW)
+    await store.mark_unknown(a.id)
+    assert await store.spent_micro(DAY) == a.reserved_micro
+    [open_attempt] = await store.unresolved()
+    assert (open_attempt.id, open_attempt.status) == (a.id, "unknown")
+
+
+async def test_settling_twice_does_not_count_twice(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt()
+    await store.begin(begin_request(a), now=NOW)
+    await store.settle(a.id, charged_micro=10_000, message_id=1, message_json="{}")
+    await store.settle(a.id, charged_micro=10_000, message_id=1, message_json="{}")
+    await store.release(a.id)
+    assert await store.spent_micro(DAY) == 10_000
+
+
+async def test_identical_message_inside_the_window_is_a_duplicate(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt()
+    await store.begin(begin_request(first), now=NOW)
+    result = await store.begin(begin_request(attempt()), now=NOW + 10)
+    assert isinstance(result, DuplicateFound)
+    assert result.earlier.id == first.id
+    assert isinstance(await store.begin(begin_request(attempt()), now=NOW + 601), Begun)
+
+
+async def test_released_attempt_is_not_a_duplicate(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt()
+    await store.begin(begin_request(first), now=NOW)
+    await store.release(first.id)
+    assert isinstance(await store.begin(begin_request(attempt()), now=NOW + 1), Begun)
+
+
+async def test_idempotency_key_returns_the_first_attempt_for_a_day(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt(key="k1")
+    await store.begin(begin_request(first), now=NOW)
+    replay = await store.begin(begin_request(attempt(key="k1"), window=0), now=NOW + 86_000)
+    assert isinstance(replay, IdempotentReplay)
+    assert replay.earlier.id == first.id
+    other = await store.begin(begin_request(attempt(key="k1", body="other")), now=NOW + 5)
+    assert isinstance(other, KeyReusedForAnotherMessage)
+    assert isinstance(await store.begin(begin_request(attempt(key="k2")), now=NOW + 5), Begun)
+    found = await store.find_earlier(
+        fingerprint=first.fingerprint, idempotency_key="k1", duplicate_window_seconds=0, now=NOW + 1
+    )
+    assert found is not None
+    assert found.id == first.id
+
+
+async def test_a_confirmation_counts_once(open_store: StoreFactory) -> None:
+    store = open_store()
+    await store.begin(begin_request(attempt(confirmation="c1", body="a")), now=NOW)
+    again = await store.begin(begin_request(attempt(confirmation="c1", body="b")), now=NOW)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+
+
+async def test_hourly_limit_per_recipient(open_store: StoreFactory) -> None:
+    store = open_store()
+    for n in range(2):
+        assert isinstance(await store.begin(begin_request(attempt(body=str(n)), per_hour=2), now=NOW + n), Begun)
+    limited = await store.begin(begin_request(attempt(body="third"), per_hour=2), now=NOW + 3)
+    assert isinstance(limited, RecipientLimitReached)
+    assert await store.recent_to_recipient("+12025551234", now=NOW + 3) == 2
+    assert isinstance(await store.begin(begin_request(attempt(body="later"), per_hour=2), now=NOW + 3601), Begun)
+
+
+async def test_budget_is_never_overshot(open_store: StoreFactory) -> None:
+    store = open_store()
+    await store.begin(begin_request(attempt(body="a", reserved=60_000), budget=100_000), now=NOW)
+    over = await store.begin(begin_request(attempt(body="b", reserved=50_000), budget=100_000), now=NOW)
+    assert isinstance(over, BudgetExceeded)
+    assert over.spent_micro == 60_000
+
+
+async def test_fifty_concurrent_reservations_against_a_budget_for_ten(open_store: StoreFactory) -> None:
+    stores = [open_store() for _ in range(5)]  # five connections, like five processes or replicas
+    results: list[object] = []
+
+    async def reserve(n: int) -> None:
+        store = stores[n % len(stores)]
+        results.append(await store.begin(begin_request(attempt(body=f"m{n}"), budget=100_000), now=NOW))
+
+    async with anyio.create_task_group() as group:
+        for n in range(50):
+            group.start_soon(reserve, n)
+    assert sum(isinstance(r, Begun) for r in results) == 10
+    assert sum(isinstance(r, BudgetExceeded) for r in results) == 40
+    assert await stores[0].spent_micro(DAY) == 100_000
