@@ -252,6 +252,15 @@ class SendGuard:
             status="pending",
             reserved_micro=micro(estimate.estimated_cost_usd),
         )
+        # From the reservation on, a send runs to its end even if the caller goes away or the server shuts
+        # down: a send recorded by halves is how money is double-spent. The upstream timeout bounds it.
+        with anyio.CancelScope(shield=True):
+            outcome = await self._reserve_and_post(attempt, prepared)
+        return outcome
+
+    async def _reserve_and_post(self, attempt: Attempt, prepared: Prepared) -> SendOutcome:
+        estimate = prepared.estimate
+        now = attempt.created_at
         begun = await self._store.begin(
             BeginRequest(
                 attempt=attempt,
@@ -288,12 +297,6 @@ class SendGuard:
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
                 raise Refusal(exc.message) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
-        except BaseException:
-            # Cancelled mid-request: the API may have it. Keep the reservation; reconciliation decides.
-            with anyio.CancelScope(shield=True):
-                await self._store.mark_unknown(attempt.id)
-                await self._audit.record(event="unknown", recipient=attempt.recipient, reason="cancelled", **audit)
-            raise
         await self._settle(attempt, message)
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
