@@ -6,6 +6,7 @@ with "`to` has the wrong form: <what the argument should be>", and a send refusa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ArgumentCheck", "describe_problem"]
 
+_RESOLVER_NAME = re.compile(r"^Resolver '[^']*': ")  # the SDK names our internals; the model needs no such detail
 _JSON_TYPE_NAMES = {
     bool: "true or false",
     int: "a number",
@@ -30,7 +32,8 @@ _JSON_TYPE_NAMES = {
 
 
 class ArgumentCheck:
-    """Server middleware: refuse a `tools/call` whose arguments break the tool's input schema."""
+    """Server middleware: refuse a `tools/call` whose arguments break the tool's input schema, and reword the
+    SDK's own errors ("Error executing tool X: ..."), which arise before the tool body runs."""
 
     def __init__(
         self,
@@ -50,7 +53,23 @@ class ArgumentCheck:
                 if problem is not None:
                     prefix = self._prefixes.get(str(params.get("name")), "")
                     return CallToolResult(content=[TextContent(type="text", text=prefix + problem)], is_error=True)
+            return self._reworded(str(params.get("name")), await call_next(ctx))
         return await call_next(ctx)
+
+    def _reworded(self, tool: str, result: HandlerResult) -> HandlerResult:
+        wire = result.model_dump(by_alias=True, exclude_none=True) if isinstance(result, CallToolResult) else result
+        if not isinstance(wire, dict) or not wire.get("isError"):
+            return result
+        content = wire.get("content") or [{}]
+        first = content[0].get("text") if isinstance(content[0], dict) else None
+        sdk_prefix = f"Error executing tool {tool}"
+        if not isinstance(first, str) or not first.startswith(sdk_prefix):
+            return result
+        detail = _RESOLVER_NAME.sub("", first.removeprefix(sdk_prefix).removeprefix(": ")).strip()
+        text = self._prefixes.get(tool, "") + (
+            f"The request could not be completed: {detail}." if detail else "smsai-mcp hit an internal error."
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
     async def _validators_by_tool(self) -> dict[str, Draft202012Validator]:
         if self._validators is None:  # tools are fixed once the server runs

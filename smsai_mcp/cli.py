@@ -84,8 +84,8 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         )
     http_transport = None
     if sandbox:
+        from smsai_mcp.runtime import sandbox_settings
         from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
-        from smsai_mcp.server import sandbox_settings
 
         try:
             sandbox_config = SandboxConfig.from_env()

@@ -40,8 +40,8 @@ class Report:
 def run_doctor(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None) -> int:
     transport = None
     if sandbox:
+        from smsai_mcp.runtime import sandbox_settings
         from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
-        from smsai_mcp.server import sandbox_settings
 
         settings = sandbox_settings(settings)
         transport = in_process_transport(create_app(SandboxConfig.from_env()))

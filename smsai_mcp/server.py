@@ -6,13 +6,12 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
-import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.elicitation import (
@@ -23,17 +22,15 @@ from mcp.server.elicitation import (
 )
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from smsai_mcp import __version__
 from smsai_mcp.arguments import ArgumentCheck
-from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError, NotFound
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.audit import AuditLog
-from smsai_mcp.guard.balance import BalanceCache
-from smsai_mcp.guard.confirm import ConfirmationTokens, ConfirmForm, load_or_create_secret
+from smsai_mcp.guard.confirm import ConfirmForm
 from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome, usd_of_micro
 from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal
 from smsai_mcp.results import (
@@ -45,13 +42,12 @@ from smsai_mcp.results import (
     MessagesResult,
     SendResult,
 )
+from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, Runtime, TenantRuntime, ToolRefusal, open_runtime
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
 from smsai_mcp.sms.phone import InvalidPhoneNumber
-from smsai_mcp.sms.price_cache import PriceCache
-from smsai_mcp.state.sqlite import SqliteStore
-from smsai_mcp.state.store import StateStore
+from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
-__all__ = ["Runtime", "build_server"]
+__all__ = ["build_server", "can_elicit"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,37 +58,6 @@ smsai-mcp sends SMS through the user's SMS for AI account. Sending costs the use
 person, so only send what the user asked for. Use estimate_sms to see the cost first; send_sms runs the same \
 checks (cost caps, allowed destinations, duplicates) and may ask the user to confirm. Every error says whether \
 anything was sent: never retry a send whose outcome is unknown."""
-
-
-class ToolRefusal(Exception):
-    """A failure whose message is already the full sentence the model should read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """What the tools share for the life of the process: one pooled client, the caches, the send guard."""
-
-    settings: Settings
-    api: SmsApi | None
-    prices: PriceCache | None
-    guard: SendGuard | None
-    balances: BalanceCache | None
-
-    def require_api(self) -> tuple[SmsApi, PriceCache]:
-        if self.api is None or self.prices is None:
-            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
-        return self.api, self.prices
-
-    def require_guard(self) -> SendGuard:
-        if self.guard is None:
-            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
-        return self.guard
-
-
-NO_CREDENTIALS_ADVICE = (
-    "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
-    "or start it with --sandbox to try it without an account."
-)
 
 
 P = ParamSpec("P")
@@ -215,21 +180,19 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
 
-def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> MCPServer[Runtime]:
-    """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's)."""
+def build_server(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    tenants: Mapping[str, Tenant] | None = None,
+    request_state_security: RequestStateSecurity | None = None,
+) -> MCPServer[Runtime]:
+    """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
+    (HTTP service only) gives each access key its own token, policy and ledger."""
+    served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        async with AsyncExitStack() as stack:
-            http = await stack.enter_async_context(
-                create_http_client(timeout_seconds=settings.timeout_seconds, transport=transport)
-            )
-            runtime = _runtime(settings, http, stack)
-            if runtime.guard is not None:
-                # Settle what a crash or a lost answer left open, without holding up the start.
-                task_group = await stack.enter_async_context(anyio.create_task_group())
-                task_group.start_soon(_reconcile_quietly, runtime.guard)
-            yield runtime
+    def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
+        return open_runtime(served, timeout_seconds=settings.timeout_seconds, transport=transport)
 
     mcp: MCPServer[Runtime] = MCPServer(
         name="smsai-mcp",
@@ -238,73 +201,17 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
         instructions=INSTRUCTIONS,
         website_url="https://www.smsforai.com",
         lifespan=lifespan,
+        request_state_security=request_state_security,
     )
-    _add_tools(mcp, settings)
+    _add_tools(mcp, offer_send=not all(tenant.settings.read_only for tenant in served.values()))
     mcp._lowlevel_server.middleware.append(  # the SDK's documented middleware list
         ArgumentCheck(lambda: _input_schemas(mcp), {"send_sms": NOTHING_SENT})
     )
     return mcp
 
 
-async def _reconcile_quietly(guard: SendGuard) -> None:
-    try:
-        resolved = await guard.reconcile()
-    except Exception:  # the next start tries again; a send never depends on this
-        logger.warning("could not reconcile open reservations yet", exc_info=True)
-        return
-    if resolved:
-        logger.info("reconciled %d open reservation(s) left by an earlier run", resolved)
-
-
 async def _input_schemas(mcp: MCPServer[Runtime]) -> Mapping[str, dict[str, Any]]:
     return {tool.name: tool.input_schema for tool in await mcp.list_tools()}
-
-
-def _runtime(settings: Settings, http: httpx2.AsyncClient, stack: AsyncExitStack) -> Runtime:
-    if settings.api_token is None:
-        logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
-        return Runtime(settings=settings, api=None, prices=None, guard=None, balances=None)
-    api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
-    prices = PriceCache(api.countries)
-    state_dir = settings.resolved_state_dir()
-    store = open_store(settings)
-    stack.push_async_callback(store.close)
-    secret = (
-        settings.state_secret.get_secret_value().encode()
-        if settings.state_secret is not None
-        else load_or_create_secret(state_dir)
-    )
-    guard = SendGuard(
-        settings=settings,
-        api=api,
-        prices=prices,
-        store=store,
-        audit=AuditLog(state_dir / "audit.jsonl"),
-        tokens=ConfirmationTokens(secret),
-    )
-    return Runtime(settings=settings, api=api, prices=prices, guard=guard, balances=BalanceCache(api))
-
-
-def open_store(settings: Settings, *, tenant: str = "default") -> StateStore:
-    """Redis when SMSAI_STATE_URL is set (replicas share it), else SQLite in the state directory."""
-    if settings.state_url is not None:
-        from smsai_mcp.state.redis import RedisStore
-
-        return RedisStore.from_url(settings.state_url.get_secret_value(), prefix=f"smsai:{tenant}:")
-    return SqliteStore(settings.resolved_state_dir() / "state.db")
-
-
-def sandbox_settings(settings: Settings) -> Settings:
-    """The same settings pointed at the embedded sandbox, its public token and a ledger of its own."""
-    from smsai_mcp.sandbox import SANDBOX_TOKEN
-
-    return settings.model_copy(
-        update={
-            "api_token": SecretStr(SANDBOX_TOKEN),
-            "base_url": SANDBOX_BASE_URL,
-            "state_dir": settings.resolved_state_dir() / "sandbox",
-        }
-    )
 
 
 def can_elicit(ctx: Context[Runtime]) -> bool:
@@ -351,7 +258,7 @@ async def plan_send(
 ) -> Planned:
     """Resolver: every guard step before confirmation."""
     try:
-        guard = ctx.request_context.lifespan_context.require_guard()
+        guard = ctx.request_context.lifespan_context.for_request().require_guard()
         prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
     except Exception as exc:  # a resolver must not raise: the SDK would hide the reason
         return Planned(failure=_failure_text(exc, sending=True, may_have_posted=False))
@@ -362,7 +269,7 @@ async def ask_person(
     ctx: Context[Runtime], plan: Annotated[Planned, Resolve(plan_send)]
 ) -> Elicit[ConfirmForm] | NotAsked:
     """Resolver: the confirmation question, when this send needs one and the client can ask it."""
-    runtime = ctx.request_context.lifespan_context
+    runtime = ctx.request_context.lifespan_context.for_request()
     prepared = plan.prepared
     if prepared is None or prepared.answer is not None or runtime.settings.confirm in ("off", "token"):
         return NOT_ASKED
@@ -372,7 +279,7 @@ async def ask_person(
     return Elicit(runtime.require_guard().question(prepared, balance).render(), ConfirmForm)
 
 
-def _add_send_tool(mcp: MCPServer[Runtime], settings: Settings) -> None:
+def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
     @mcp.tool(name="send_sms", title="Send an SMS", description=SEND_DESCRIPTION, annotations=SENDS)
     @_tool_errors(sending=True)
     async def send_sms(
@@ -385,14 +292,16 @@ def _add_send_tool(mcp: MCPServer[Runtime], settings: Settings) -> None:
         idempotency_key: IdempotencyKeyArg = None,
         confirmation_token: ConfirmationTokenArg = None,
     ) -> SendResult:
+        runtime = ctx.request_context.lifespan_context.for_request()
+        if runtime.settings.read_only:
+            raise ToolRefusal(NOTHING_SENT + "This service is read-only for your access key: it may not send SMS.")
         if plan.prepared is None:
             raise ToolRefusal(plan.failure or NO_CREDENTIALS_ADVICE)
         prepared = plan.prepared
         if prepared.answer is not None:
             return _send_outcome(prepared.answer)
-        runtime = ctx.request_context.lifespan_context
         guard = runtime.require_guard()
-        confirmation_id = _confirm(ctx, settings, guard, prepared, confirmation, confirmation_token)
+        confirmation_id = _confirm(ctx, runtime.settings, guard, prepared, confirmation, confirmation_token)
         if isinstance(confirmation_id, SendOutcome):
             return _send_outcome(confirmation_id)
         outcome = await guard.send(prepared, confirmation_id=confirmation_id)
@@ -433,12 +342,12 @@ def _confirm(
     return "token:" + guard.verify_token(prepared, token)
 
 
-def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
-    def runtime_of(ctx: Context[Runtime]) -> Runtime:
-        return ctx.request_context.lifespan_context
+def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
+    def runtime_of(ctx: Context[Runtime]) -> TenantRuntime:
+        return ctx.request_context.lifespan_context.for_request()
 
-    if not settings.read_only:
-        _add_send_tool(mcp, settings)
+    if offer_send:
+        _add_send_tool(mcp)
 
     @mcp.tool(name="estimate_sms", title="Estimate an SMS", description=ESTIMATE_DESCRIPTION, annotations=READ_ONLY)
     @_tool_errors(sending=False)
@@ -457,13 +366,13 @@ def _add_tools(mcp: MCPServer[Runtime], settings: Settings) -> None:
         if runtime.balances is not None:
             runtime.balances.update(usd(balance.credits_usd))
         spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
-        budget = settings.daily_budget_usd
+        budget = runtime.settings.daily_budget_usd
         return BalanceResult(
             credits_usd=balance.credits_usd,
             daily_budget_usd=float(budget),
             spent_today_usd=float(spent),
             daily_budget_remaining_usd=float(max(budget - spent, Decimal(0))),
-            max_cost_per_message_usd=float(settings.max_cost_per_message_usd),
+            max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
         )
 
     @mcp.tool(name="list_countries", title="List countries", description=COUNTRIES_DESCRIPTION, annotations=READ_ONLY)

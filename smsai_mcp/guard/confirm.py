@@ -93,8 +93,10 @@ def _unb64(text: str) -> bytes:
 class ConfirmationTokens:
     """HMAC-signed tokens bound to one message's fingerprint; the store makes each one single-use."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._key = hashlib.sha256(b"smsai-mcp confirmation tokens\x00" + secret).digest()
+    def __init__(self, secret: bytes, *, audience: str = "default") -> None:
+        # The audience (the tenant) is in the key, so one tenant's token never confirms another's send.
+        label = b"smsai-mcp confirmation tokens\x00" + audience.encode() + b"\x00"
+        self._key = hashlib.sha256(label + secret).digest()
 
     def issue(self, fingerprint: str, *, now: float) -> tuple[str, int]:
         expires = int(now) + TOKEN_LIFETIME_SECONDS
@@ -107,12 +109,14 @@ class ConfirmationTokens:
         prefix, _, rest = token.partition(".")
         encoded, _, signature = rest.partition(".")
         signed = f"{prefix}.{encoded}"
-        if prefix != _TOKEN_PREFIX or not signature or not hmac.compare_digest(signature, self._sign(signed)):
+        expected = self._sign(signed).encode()
+        # Compared as bytes: a token is untrusted text and may hold any character.
+        if prefix != _TOKEN_PREFIX or not signature or not hmac.compare_digest(signature.encode(), expected):
             raise Refusal(
                 "The confirmation_token is not one this server issued. Call send_sms without it to get a new one."
             )
         claims = json.loads(_unb64(encoded))
-        if not hmac.compare_digest(str(claims["fp"]), fingerprint):
+        if not hmac.compare_digest(str(claims["fp"]).encode(), fingerprint.encode()):
             raise Refusal(
                 "The confirmation_token was issued for a different message (to, body and sender_id must be exactly "
                 "the same). Call send_sms without a token to confirm this one."

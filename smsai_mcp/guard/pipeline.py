@@ -69,6 +69,14 @@ def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
+# The characters PHP's trim() removes: the API trims every body (Laravel's TrimStrings), so these never count.
+_PHP_TRIM = " \t\n\r\0\x0b"
+
+
+def as_the_api_keeps_it(body: str) -> str:
+    return body.strip(_PHP_TRIM)
+
+
 def fingerprint(to: str, body: str, sender_id: str | None) -> str:
     return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
 
@@ -122,6 +130,7 @@ class SendGuard:
 
     async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
         number = parse_e164(to)
+        body = as_the_api_keeps_it(body)
         if not body.strip():
             raise Refusal("The body is blank. Write the message text, then try again.")
         return number, estimate_message(number, body, await self._prices.get())
@@ -132,6 +141,7 @@ class SendGuard:
             number = parse_e164(to)
         except ValueError as exc:
             raise Refusal(str(exc)) from None
+        body = as_the_api_keeps_it(body)  # what the API would store, so estimates and duplicates see the same
         if not body.strip():
             raise Refusal("The body is blank. Write the message text, then try again.")
         now = self._clock()
@@ -245,7 +255,7 @@ class SendGuard:
             created_at=now,
             recipient=prepared.number.e164,
             fingerprint=prepared.fingerprint,
-            body_sha256=_sha256(prepared.body.strip()),  # the API trims, as Laravel does
+            body_sha256=_sha256(prepared.body),
             idempotency_key=prepared.idempotency_key,
             confirmation_id=confirmation_id,
             owner=_OWNER,
@@ -340,7 +350,7 @@ class SendGuard:
                 if (
                     message.to == attempt.recipient
                     and message.body is not None
-                    and _sha256(message.body.strip()) == attempt.body_sha256
+                    and _sha256(as_the_api_keeps_it(message.body)) == attempt.body_sha256
                     and message.id not in claimed
                     and _created_at(message) >= since
                 ):

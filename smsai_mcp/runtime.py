@@ -1,0 +1,147 @@
+"""What the tools share for the life of the process: one pooled HTTP client, and per tenant its token,
+caches, ledger and send guard. The tenant of a request comes from its access key (HTTP) or is `default`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+import httpx2
+from mcp.server.auth.middleware.auth_context import get_access_token
+from pydantic import SecretStr
+
+from smsai_mcp.client.api import SmsApi, create_http_client
+from smsai_mcp.config import Settings
+from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.guard.balance import BalanceCache
+from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
+from smsai_mcp.guard.pipeline import SendGuard
+from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.state.sqlite import SqliteStore
+from smsai_mcp.state.store import StateStore
+from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+
+__all__ = ["Runtime", "TenantRuntime", "ToolRefusal", "open_runtime", "open_store", "sandbox_settings"]
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
+NO_CREDENTIALS_ADVICE = (
+    "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
+    "or start it with --sandbox to try it without an account."
+)
+
+
+class ToolRefusal(Exception):
+    """A failure whose message is already the full sentence the model should read."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRuntime:
+    name: str
+    settings: Settings
+    api: SmsApi | None
+    prices: PriceCache | None
+    guard: SendGuard | None
+    balances: BalanceCache | None
+    store: StateStore | None
+
+    def require_api(self) -> tuple[SmsApi, PriceCache]:
+        if self.api is None or self.prices is None:
+            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
+        return self.api, self.prices
+
+    def require_guard(self) -> SendGuard:
+        if self.guard is None:
+            raise ToolRefusal(NO_CREDENTIALS_ADVICE)
+        return self.guard
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    tenants: Mapping[str, TenantRuntime]
+
+    def for_request(self) -> TenantRuntime:
+        """The caller's tenant: named by its verified access key, else the single default one."""
+        access = get_access_token()
+        name = access.client_id if access is not None else DEFAULT_TENANT
+        tenant = self.tenants.get(name)
+        if tenant is None:  # only when tenants are configured and the request carried no key
+            raise ToolRefusal("This request carries no access key for a tenant of this service.")
+        return tenant
+
+
+@asynccontextmanager
+async def open_runtime(
+    tenants: Mapping[str, Tenant], *, timeout_seconds: float, transport: httpx2.AsyncBaseTransport | None = None
+) -> AsyncIterator[Runtime]:
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(create_http_client(timeout_seconds=timeout_seconds, transport=transport))
+        runtime = Runtime({name: _tenant_runtime(tenant, http, stack) for name, tenant in tenants.items()})
+        task_group = await stack.enter_async_context(anyio.create_task_group())
+        for tenant_runtime in runtime.tenants.values():
+            if tenant_runtime.guard is not None:
+                # Settle what a crash or a lost answer left open, without holding up the start.
+                task_group.start_soon(_reconcile_quietly, tenant_runtime.name, tenant_runtime.guard)
+        yield runtime
+
+
+async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:
+    try:
+        resolved = await guard.reconcile()
+    except Exception:  # the next start tries again; a send never depends on this
+        logger.warning("could not reconcile open reservations of tenant %s yet", tenant, exc_info=True)
+        return
+    if resolved:
+        logger.info("reconciled %d open reservation(s) of tenant %s left by an earlier run", resolved, tenant)
+
+
+def _tenant_runtime(tenant: Tenant, http: httpx2.AsyncClient, stack: AsyncExitStack) -> TenantRuntime:
+    settings = tenant.settings
+    if settings.api_token is None:
+        logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
+        return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
+    api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
+    prices = PriceCache(api.countries)
+    state_dir = settings.resolved_state_dir()
+    store = open_store(settings, tenant=tenant.name)
+    stack.push_async_callback(store.close)
+    secret = (
+        settings.state_secret.get_secret_value().encode()
+        if settings.state_secret is not None
+        else load_or_create_secret(state_dir)
+    )
+    guard = SendGuard(
+        settings=settings,
+        api=api,
+        prices=prices,
+        store=store,
+        audit=AuditLog(state_dir / "audit.jsonl"),
+        tokens=ConfirmationTokens(secret, audience=tenant.name),
+    )
+    return TenantRuntime(tenant.name, settings, api, prices, guard, BalanceCache(api), store)
+
+
+def open_store(settings: Settings, *, tenant: str = DEFAULT_TENANT) -> StateStore:
+    """Redis when SMSAI_STATE_URL is set (replicas share it), else SQLite in the state directory."""
+    if settings.state_url is not None:
+        from smsai_mcp.state.redis import RedisStore
+
+        return RedisStore.from_url(settings.state_url.get_secret_value(), prefix=f"smsai:{tenant}:")
+    return SqliteStore(settings.resolved_state_dir() / "state.db")
+
+
+def sandbox_settings(settings: Settings) -> Settings:
+    """The same settings pointed at the embedded sandbox, its public token and a ledger of its own."""
+    from smsai_mcp.sandbox import SANDBOX_TOKEN
+
+    return settings.model_copy(
+        update={
+            "api_token": SecretStr(SANDBOX_TOKEN),
+            "base_url": SANDBOX_BASE_URL,
+            "state_dir": settings.resolved_state_dir() / "sandbox",
+        }
+    )
