@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from smsai_mcp import __version__
-from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+from smsai_mcp.config import ConfigError, Settings
 
 __all__ = ["main"]
 
@@ -75,13 +75,6 @@ def _run_sandbox(host: str, port: int) -> int:
 
 
 def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox: bool) -> int:
-    from smsai_mcp.server import build_server
-
-    if transport == "http" and not is_loopback_host(host):
-        raise ConfigError(
-            f"--host {host} is not a loopback address; smsai-mcp serves HTTP on loopback only until access keys "
-            "are configured (SMSAI_MCP_ACCESS_KEYS)."
-        )
     http_transport = None
     if sandbox:
         from smsai_mcp.runtime import sandbox_settings
@@ -94,9 +87,18 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         settings = sandbox_settings(settings)
         http_transport = in_process_transport(create_app(sandbox_config))
         logger.info("serving on the embedded sandbox: no real SMS is sent")
-    server = build_server(settings, transport=http_transport)
     if transport == "http":
-        server.run(transport="streamable-http", host=host, port=port, streamable_http_path="/mcp")
-    else:
-        server.run()
+        from smsai_mcp.service import ServiceOptions, build_service, configure_json_logging, serve_http
+
+        configure_json_logging()
+        options = ServiceOptions.from_env(settings)
+        if sandbox:  # every tenant talks to the one embedded sandbox
+            options = options.with_settings(sandbox_settings)
+        app = build_service(settings, options, host=host, port=port, transport=http_transport)
+        logger.info("serving MCP over Streamable HTTP at http://%s:%d/mcp", host, port)
+        serve_http(app, host=host, port=port, graceful_shutdown_seconds=options.graceful_shutdown_seconds)
+        return 0
+    from smsai_mcp.server import build_server
+
+    build_server(settings, transport=http_transport).run()
     return 0

@@ -14,6 +14,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
 
 from smsai_mcp.client.api import SmsApi, create_http_client
+from smsai_mcp.client.errors import ApiError
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceCache
@@ -24,7 +25,7 @@ from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
-__all__ = ["Runtime", "TenantRuntime", "ToolRefusal", "open_runtime", "open_store", "sandbox_settings"]
+__all__ = ["LiveRuntime", "Runtime", "TenantRuntime", "ToolRefusal", "open_runtime", "open_store", "sandbox_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,20 @@ class TenantRuntime:
 class Runtime:
     tenants: Mapping[str, TenantRuntime]
 
+    async def readiness_problems(self) -> list[str]:
+        """What stops this server from serving now: the state store or the upstream out of reach."""
+        problems: list[str] = []
+        for tenant in self.tenants.values():
+            if tenant.store is not None and not await tenant.store.ping():
+                problems.append(f"the state store of tenant {tenant.name} is unreachable")
+        api = next((tenant.api for tenant in self.tenants.values() if tenant.api is not None), None)
+        if api is not None:
+            try:
+                await api.info()
+            except ApiError as exc:
+                problems.append(f"the SMS for AI API is unreachable: {exc.message}")
+        return problems
+
     def for_request(self) -> TenantRuntime:
         """The caller's tenant: named by its verified access key, else the single default one."""
         access = get_access_token()
@@ -74,9 +89,19 @@ class Runtime:
         return tenant
 
 
+class LiveRuntime:
+    """Where the runtime can be found from outside a tool (the health checks) while the server runs."""
+
+    runtime: Runtime | None = None
+
+
 @asynccontextmanager
 async def open_runtime(
-    tenants: Mapping[str, Tenant], *, timeout_seconds: float, transport: httpx2.AsyncBaseTransport | None = None
+    tenants: Mapping[str, Tenant],
+    *,
+    timeout_seconds: float,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    live: LiveRuntime | None = None,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(create_http_client(timeout_seconds=timeout_seconds, transport=transport))
@@ -86,7 +111,13 @@ async def open_runtime(
             if tenant_runtime.guard is not None:
                 # Settle what a crash or a lost answer left open, without holding up the start.
                 task_group.start_soon(_reconcile_quietly, tenant_runtime.name, tenant_runtime.guard)
-        yield runtime
+        if live is not None:
+            live.runtime = runtime
+        try:
+            yield runtime
+        finally:
+            if live is not None:
+                live.runtime = None
 
 
 async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:

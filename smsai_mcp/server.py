@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.elicitation import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -42,7 +44,7 @@ from smsai_mcp.results import (
     MessagesResult,
     SendResult,
 )
-from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, Runtime, TenantRuntime, ToolRefusal, open_runtime
+from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, LiveRuntime, Runtime, TenantRuntime, ToolRefusal, open_runtime
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
 from smsai_mcp.sms.phone import InvalidPhoneNumber
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
@@ -186,13 +188,16 @@ def build_server(
     transport: httpx2.AsyncBaseTransport | None = None,
     tenants: Mapping[str, Tenant] | None = None,
     request_state_security: RequestStateSecurity | None = None,
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+    live: LiveRuntime | None = None,
 ) -> MCPServer[Runtime]:
     """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
     (HTTP service only) gives each access key its own token, policy and ledger."""
     served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
     def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
-        return open_runtime(served, timeout_seconds=settings.timeout_seconds, transport=transport)
+        return open_runtime(served, timeout_seconds=settings.timeout_seconds, transport=transport, live=live)
 
     mcp: MCPServer[Runtime] = MCPServer(
         name="smsai-mcp",
@@ -202,6 +207,8 @@ def build_server(
         website_url="https://www.smsforai.com",
         lifespan=lifespan,
         request_state_security=request_state_security,
+        auth=auth,
+        token_verifier=token_verifier,
     )
     _add_tools(mcp, offer_send=not all(tenant.settings.read_only for tenant in served.values()))
     mcp._lowlevel_server.middleware.append(  # the SDK's documented middleware list

@@ -169,7 +169,12 @@ class RedisStore:
         return cls(redis.asyncio.Redis.from_url(url, decode_responses=True), prefix=prefix)
 
     async def ping(self) -> bool:
-        return bool(await self._redis.ping())
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
 
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt

@@ -177,6 +177,12 @@ class SqliteStore:
             lambda db: {row[0] for row in db.execute("SELECT message_id FROM attempts WHERE message_id IS NOT NULL")}
         )
 
+    async def ping(self) -> bool:
+        try:
+            return await self._run(lambda db: db.execute("SELECT 1").fetchone() is not None)
+        except sqlite3.Error:
+            return False
+
     async def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -147,4 +147,7 @@ class StateStore(Protocol):
     async def claimed_message_ids(self) -> set[int]:
         """Message ids already matched to an attempt, so one message never settles two."""
 
+    async def ping(self) -> bool:
+        """Whether the store answers now (for readiness checks); never raises."""
+
     async def close(self) -> None: ...

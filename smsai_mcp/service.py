@@ -1,0 +1,221 @@
+"""The Streamable HTTP service: access keys and tenants, DNS-rebinding protection, health checks,
+JSON logs with a request id and the tenant, limits, and a graceful stop that lets sends finish."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.request_state import RequestStateSecurity
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+from smsai_mcp.runtime import LiveRuntime
+from smsai_mcp.server import build_server
+from smsai_mcp.tenants import AccessKeys, Tenant, load_tenants, tenants_from_access_keys
+
+__all__ = ["ServiceOptions", "build_service", "configure_json_logging", "serve_http"]
+
+logger = logging.getLogger(__name__)
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_request_id", default=None)
+_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_tenant", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    tenants: Mapping[str, Tenant]
+    allowed_hosts: tuple[str, ...]
+    max_sessions: int
+    max_request_bytes: int
+    graceful_shutdown_seconds: float
+
+    @classmethod
+    def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> ServiceOptions:
+        env = os.environ if environ is None else environ
+        tenants_file = env.get("SMSAI_TENANTS_FILE", "").strip()
+        if tenants_file:
+            if env.get("SMSAI_MCP_ACCESS_KEYS", "").strip() or env.get("SMSAI_API_TOKEN", "").strip():
+                logger.warning("SMSAI_TENANTS_FILE is set: SMSAI_MCP_ACCESS_KEYS and SMSAI_API_TOKEN are not used")
+            tenants = load_tenants(Path(tenants_file).expanduser(), env)
+        else:
+            tenants = tenants_from_access_keys(settings, env.get("SMSAI_MCP_ACCESS_KEYS"))
+        hosts = tuple(
+            host.strip().lower() for host in env.get("SMSAI_MCP_ALLOWED_HOSTS", "").split(",") if host.strip()
+        )
+        return cls(
+            tenants=tenants,
+            allowed_hosts=hosts,
+            max_sessions=_positive(env, "SMSAI_MCP_MAX_SESSIONS", 1000),
+            max_request_bytes=_positive(env, "SMSAI_MCP_MAX_REQUEST_BYTES", 1_048_576),
+            graceful_shutdown_seconds=float(_positive(env, "SMSAI_MCP_SHUTDOWN_SECONDS", 30)),
+        )
+
+    def with_settings(self, change: Callable[[Settings], Settings]) -> ServiceOptions:
+        tenants = {
+            name: Tenant(tenant.name, tenant.key_hashes, change(tenant.settings))
+            for name, tenant in self.tenants.items()
+        }
+        return replace(self, tenants=tenants)
+
+    @property
+    def requires_keys(self) -> bool:
+        return any(tenant.key_hashes for tenant in self.tenants.values())
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1 (got {raw!r}).")
+    return int(raw)
+
+
+def build_service(
+    settings: Settings,
+    options: ServiceOptions,
+    *,
+    host: str,
+    port: int,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The ASGI app: the MCP endpoint at /mcp, plus /healthz and /readyz."""
+    if not is_loopback_host(host) and not options.requires_keys:
+        raise ConfigError(
+            f"--host {host} is not a loopback address: set SMSAI_MCP_ACCESS_KEYS or SMSAI_TENANTS_FILE so that only "
+            "your agents can reach the server."
+        )
+    auth = None
+    verifier = None
+    if options.requires_keys:
+        # Static bearer keys: no authorization server, so no resource metadata is published.
+        auth = AuthSettings(issuer_url=f"http://{_url_host(host)}:{port}", resource_server_url=None)
+        verifier = AccessKeys(options.tenants)
+    state_security = None
+    if settings.state_secret is not None:
+        # Every replica seals and opens 2026-07-28 request state with the same key.
+        state_security = RequestStateSecurity(keys=[settings.state_secret.get_secret_value()])
+    live = LiveRuntime()
+    mcp = build_server(
+        settings,
+        transport=transport,
+        tenants=options.tenants,
+        request_state_security=state_security,
+        auth=auth,
+        token_verifier=verifier,
+        live=live,
+    )
+    mcp._lowlevel_server.middleware.insert(0, _log_context)  # outermost: every log line knows its request
+    app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        max_request_body_size=options.max_request_bytes,
+        max_sessions=options.max_sessions,
+        transport_security=_transport_security(options.allowed_hosts),
+        host=host,
+    )
+    _add_health_routes(app, live)
+    return app
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _transport_security(extra_hosts: tuple[str, ...]) -> TransportSecuritySettings:
+    hosts = [*_LOOPBACK_HOSTS, *extra_hosts]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[pattern for name in hosts for pattern in (name, f"{name}:*")],
+        allowed_origins=[
+            f"{scheme}://{name}{port}" for name in hosts for scheme in ("http", "https") for port in ("", ":*")
+        ],
+    )
+
+
+async def _log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    access = get_access_token()
+    request_token = _request_id.set(uuid.uuid4().hex[:16])
+    tenant_token = _tenant.set(access.client_id if access is not None else None)
+    try:
+        return await call_next(ctx)
+    finally:
+        _request_id.reset(request_token)
+        _tenant.reset(tenant_token)
+
+
+def _add_health_routes(app: Starlette, live: LiveRuntime) -> None:
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        if live.runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        problems = await live.runtime.readiness_problems()
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/readyz", readyz, methods=["GET"])
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request id and the tenant when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if (request_id := _request_id.get()) is not None:
+            entry["request_id"] = request_id
+        if (tenant := _tenant.get()) is not None:
+            entry["tenant"] = tenant
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_json_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = JsonFormatter()
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # our handlers: JSON on stderr
+        access_log=False,
+        timeout_graceful_shutdown=int(graceful_shutdown_seconds),
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
