@@ -35,6 +35,7 @@ __all__ = ["ServiceOptions", "build_service", "configure_json_logging", "serve_h
 logger = logging.getLogger(__name__)
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_EXTRA_FIELDS = ("tool", "outcome", "duration_ms")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_request_id", default=None)
 _tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_tenant", default=None)
 
@@ -154,8 +155,21 @@ async def _log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext)
     access = get_access_token()
     request_token = _request_id.set(uuid.uuid4().hex[:16])
     tenant_token = _tenant.set(access.client_id if access is not None else None)
+    started = time.perf_counter()
     try:
-        return await call_next(ctx)
+        result = await call_next(ctx)
+        if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
+            # One line per tool call: which tool, how it ended, how long it took; never its arguments.
+            failed = result.get("isError") if isinstance(result, dict) else getattr(result, "is_error", False)
+            logger.info(
+                "tool call",
+                extra={
+                    "tool": str(ctx.params.get("name")),
+                    "outcome": "error" if failed else "ok",
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return result
     finally:
         _request_id.reset(request_token)
         _tenant.reset(tenant_token)
@@ -191,6 +205,9 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = request_id
         if (tenant := _tenant.get()) is not None:
             entry["tenant"] = tenant
+        for field in _EXTRA_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

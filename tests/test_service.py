@@ -1,0 +1,301 @@
+"""The HTTP service as a team runs it: access keys, tenants, health checks, and replicas sharing Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from smsai_mcp.sandbox import SANDBOX_EMPTY_TOKEN, SANDBOX_TOKEN, Sandbox
+from tests.conftest import ERAS, posts, text_of
+from tests.processes import http_server
+from tests.test_state import redis_available
+
+pytestmark = pytest.mark.anyio
+
+KEY_A = "tenant-a-key-5b1c0d3e9f"
+KEY_B = "tenant-b-key-77aa01c2de"
+SECRET = "a-shared-secret-of-at-least-32-characters!"
+
+
+@asynccontextmanager
+async def connect(url: str, key: str | None, era: str = "legacy", **kwargs: Any) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=era, **kwargs) as client,
+    ):
+        yield client
+
+
+def base_env(sandbox_url: str, state_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "SMSAI_API_TOKEN": SANDBOX_TOKEN,
+        "SMSAI_BASE_URL": sandbox_url,
+        "SMSAI_CONFIRM": "off",
+        "SMSAI_STATE_DIR": str(state_dir),
+        **extra,
+    }
+
+
+async def post_raw(url: str, headers: dict[str, str]) -> httpx2.Response:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    async with httpx2.AsyncClient() as http:
+        return await http.post(
+            url,
+            json=body,
+            headers={"Accept": "application/json, text/event-stream", **headers},
+        )
+
+
+async def test_missing_and_wrong_keys_get_401_with_www_authenticate(sandbox_url: str, tmp_path: Path) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_MCP_ACCESS_KEYS=KEY_A)
+    with http_server([], env, tmp_path / "log") as url:
+        for headers in ({}, {"Authorization": "Bearer not-the-key"}, {"Authorization": f"Basic {KEY_A}"}):
+            response = await post_raw(url, headers)
+            assert response.status_code == 401, headers
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        async with connect(url, KEY_A) as client:
+            assert "send_sms" in {tool.name for tool in (await client.list_tools()).tools}
+    assert KEY_A not in (tmp_path / "log").read_text()
+
+
+async def test_rotated_keys_both_work_during_rotation(sandbox_url: str, tmp_path: Path) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_MCP_ACCESS_KEYS=f"{KEY_A},{KEY_B}")
+    with http_server([], env, tmp_path / "log") as url:
+        for key in (KEY_A, KEY_B):
+            async with connect(url, key) as client:
+                assert not (await client.call_tool("check_balance", {})).is_error
+
+
+async def test_foreign_host_header_is_refused_dns_rebinding(sandbox_url: str, tmp_path: Path) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_MCP_ALLOWED_HOSTS="sms.internal.example")
+    with http_server([], env, tmp_path / "log") as url:
+        refused = await post_raw(url, {"Host": "evil.example"})
+        assert refused.status_code in (400, 403, 421)
+        allowed = await post_raw(url, {"Host": "sms.internal.example"})
+        assert allowed.status_code == 200, allowed.text
+
+
+async def test_healthz_and_readyz(sandbox_url: str, tmp_path: Path) -> None:
+    with http_server([], base_env(sandbox_url, tmp_path), tmp_path / "log") as url:
+        base = url.removesuffix("/mcp")
+        async with httpx2.AsyncClient() as http:
+            assert (await http.get(f"{base}/healthz")).status_code == 200
+            ready = await http.get(f"{base}/readyz")
+            assert ready.status_code == 200, ready.text
+
+
+async def test_readyz_is_503_while_redis_is_down(sandbox_url: str, tmp_path: Path) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_STATE_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    with http_server([], env, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            base = url.removesuffix("/mcp")
+            assert (await http.get(f"{base}/healthz")).status_code == 200
+            ready = await http.get(f"{base}/readyz")
+    assert ready.status_code == 503
+    assert "state store" in ready.text
+
+
+async def test_readyz_is_503_while_the_upstream_is_down(tmp_path: Path) -> None:
+    env = base_env("http://127.0.0.1:1/api/v1", tmp_path)
+    with http_server([], env, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            ready = await http.get(url.removesuffix("/mcp") + "/readyz")
+    assert ready.status_code == 503
+    assert "SMS for AI API" in ready.text
+
+
+async def test_logs_are_json_with_request_id_and_tenant_never_token_or_text(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_MCP_ACCESS_KEYS=KEY_A)
+    body = "a private message body 7731"
+    with http_server([], env, tmp_path / "log") as url:
+        async with connect(url, KEY_A) as client:
+            await client.call_tool("send_sms", {"to": "+12025551234", "body": body})
+            await client.call_tool("send_sms", {"to": "+19005551234", "body": body})  # refused: logged by the SDK
+    log = (tmp_path / "log").read_text()
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert entries
+    assert any(entry.get("tenant") == "default" and entry.get("request_id") for entry in entries)
+    for secret in (SANDBOX_TOKEN, KEY_A, body):
+        assert secret not in log
+    assert posts(sandbox) == 1
+
+
+def write_tenants(tmp_path: Path, **policies: dict[str, Any]) -> Path:
+    lines = []
+    for name, policy in policies.items():
+        lines.append(f"[tenants.{name}]")
+        for key, value in policy.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+    path = tmp_path / "tenants.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def test_tenants_are_isolated_tokens_budgets_and_ledgers(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    sandbox.state.set_credits(SANDBOX_EMPTY_TOKEN, Decimal("5"))
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN", "daily_budget_usd": 0.02},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN", "allowed_countries": ["CA"]},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), ACME_TOKEN=SANDBOX_TOKEN)
+    env["GLOBEX_TOKEN"] = SANDBOX_EMPTY_TOKEN
+    env["SMSAI_API_TOKEN"] = "smsai_process_token_never_used"
+    with http_server([], env, tmp_path / "log") as url:
+        async with connect(url, KEY_A) as acme:
+            for n in range(3):
+                await acme.call_tool("send_sms", {"to": "+12025551234", "body": f"acme {n}"})
+            acme_balance = (await acme.call_tool("check_balance", {})).structured_content
+        async with connect(url, KEY_B) as globex:
+            us = await globex.call_tool("send_sms", {"to": "+12025551234", "body": "globex"})
+            ca = await globex.call_tool("send_sms", {"to": "+14165550123", "body": "globex"})
+            globex_balance = (await globex.call_tool("check_balance", {})).structured_content
+    assert acme_balance is not None
+    assert globex_balance is not None
+    assert acme_balance["spent_today_usd"] == pytest.approx(0.02)  # two of three: acme's budget
+    assert us.is_error
+    assert "SMSAI_ALLOWED_COUNTRIES" in text_of(us)  # globex's own policy
+    assert not ca.is_error
+    assert globex_balance["spent_today_usd"] == pytest.approx(0.01)  # acme's spend is not globex's
+    assert {m.to for m in sandbox.state.messages_of(SANDBOX_TOKEN)} == {"+12025551234"}
+    assert [m.to for m in sandbox.state.messages_of(SANDBOX_EMPTY_TOKEN)] == ["+14165550123"]  # globex's own token
+    assert not any(r.authorized is False for r in sandbox.state.requests)  # the process token was never tried
+
+
+needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")
+
+
+@contextmanager
+def replicas(sandbox_url: str, tmp_path: Path, count: int = 2, **extra: str) -> Iterator[list[str]]:
+    """Several server processes with separate state directories, sharing one Redis and one secret."""
+    prefix_db = f"redis://127.0.0.1:6379/{1 + (uuid.uuid4().int % 14)}"
+    with ExitStack() as stack:
+        urls = [
+            stack.enter_context(
+                http_server(
+                    [],
+                    base_env(
+                        sandbox_url,
+                        tmp_path / f"replica{n}",
+                        SMSAI_STATE_URL=prefix_db,
+                        SMSAI_STATE_SECRET=SECRET,
+                        **extra,
+                    ),
+                    tmp_path / f"replica{n}.log",
+                )
+            )
+            for n in range(count)
+        ]
+        yield urls
+    import redis
+
+    redis.Redis.from_url(prefix_db).flushdb()
+
+
+@needs_redis
+async def test_replicas_sharing_redis_never_overshoot_the_budget(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    with replicas(sandbox_url, tmp_path, SMSAI_DAILY_BUDGET_USD="0.10", SMSAI_MAX_PER_RECIPIENT_PER_HOUR="100") as urls:
+        refusals = 0
+
+        async def send_through(url: str, n: int) -> None:
+            nonlocal refusals
+            async with connect(url, None) as client:
+                result = await client.call_tool("send_sms", {"to": "+12025551234", "body": f"message {n}"})
+                if result.is_error:
+                    assert "daily budget" in text_of(result)
+                    refusals += 1
+
+        async with anyio.create_task_group() as group:
+            for n in range(30):
+                group.start_soon(send_through, urls[n % 2], n)
+    assert posts(sandbox) == 10
+    assert refusals == 20
+
+
+@needs_redis
+@pytest.mark.parametrize("era", ERAS)
+async def test_token_confirmation_begun_on_one_replica_finishes_on_the_other_once(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    with replicas(sandbox_url, tmp_path, SMSAI_CONFIRM="token", SMSAI_DUPLICATE_WINDOW_SECONDS="0") as (one, two):
+        arguments = {"to": "+12025551234", "body": "confirm me across replicas"}
+        async with connect(one, None, era) as client:
+            first = (await client.call_tool("send_sms", arguments)).structured_content
+        assert first is not None
+        assert first["status"] == "confirmation_required"
+        confirmed = {**arguments, "confirmation_token": first["confirmation_token"]}
+        async with connect(two, None, era) as client:
+            sent = await client.call_tool("send_sms", confirmed)
+        async with connect(one, None, era) as client:
+            replayed = await client.call_tool("send_sms", confirmed)
+    assert not sent.is_error, text_of(sent)
+    assert replayed.is_error
+    assert "already used" in text_of(replayed)
+    assert posts(sandbox) == 1
+
+
+@needs_redis
+async def test_2026_elicitation_begun_on_one_replica_finishes_on_the_other_once(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    from mcp.types import ElicitResult, InputRequiredResult
+
+    with replicas(sandbox_url, tmp_path, SMSAI_CONFIRM="elicit", SMSAI_DUPLICATE_WINDOW_SECONDS="0") as (one, two):
+        arguments = {"to": "+12025551234", "body": "elicit me across replicas"}
+
+        async def accept(*_: Any) -> ElicitResult:
+            return ElicitResult(action="accept", content={"confirm": True})
+
+        async with connect(one, None, "auto", elicitation_callback=accept) as first:
+            asked = await first.session.call_tool("send_sms", arguments, allow_input_required=True)
+        assert isinstance(asked, InputRequiredResult)
+        [key] = list(asked.input_requests or {})
+        answers = {key: ElicitResult(action="accept", content={"confirm": True})}
+        async with connect(two, None, "auto", elicitation_callback=accept) as second:
+            done = await second.session.call_tool(
+                "send_sms",
+                arguments,
+                input_responses=answers,
+                request_state=asked.request_state,
+                allow_input_required=True,
+            )
+            again = await second.session.call_tool(
+                "send_sms",
+                arguments,
+                input_responses=answers,
+                request_state=asked.request_state,
+                allow_input_required=True,
+            )
+    assert not getattr(done, "is_error", True), done
+    # The replay sends nothing: refused as a used confirmation, or asked afresh since the balance moved.
+    assert getattr(again, "is_error", False) or isinstance(again, InputRequiredResult)
+    assert posts(sandbox) == 1
