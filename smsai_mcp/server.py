@@ -230,10 +230,10 @@ def can_elicit(ctx: Context[Runtime]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """What the guard made of a send before confirmation: a plan, or the sentence that refuses it."""
+    """What the guard made of a send before confirmation: a plan, or what refused it."""
 
     prepared: Prepared | None = None
-    failure: str | None = None
+    refusal: Exception | None = None
 
 
 class NotAsked:
@@ -267,8 +267,8 @@ async def plan_send(
     try:
         guard = ctx.request_context.lifespan_context.for_request().require_guard()
         prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
-    except Exception as exc:  # a resolver must not raise: the SDK would hide the reason
-        return Planned(failure=_failure_text(exc, sending=True, may_have_posted=False))
+    except Exception as exc:  # a resolver must not raise: the SDK would hide the reason; the tool body raises it
+        return Planned(refusal=exc)
     return Planned(prepared=prepared)
 
 
@@ -302,16 +302,23 @@ def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
         runtime = ctx.request_context.lifespan_context.for_request()
         if runtime.settings.read_only:
             raise ToolRefusal(NOTHING_SENT + "This service is read-only for your access key: it may not send SMS.")
+        guard = runtime.require_guard()
         if plan.prepared is None:
-            raise ToolRefusal(plan.failure or NO_CREDENTIALS_ADVICE)
+            refusal = plan.refusal or ToolRefusal(NO_CREDENTIALS_ADVICE)
+            await guard.audit_refusal(to, getattr(refusal, "code", "error"))
+            raise ToolRefusal(_failure_text(refusal, sending=True, may_have_posted=False))
         prepared = plan.prepared
         if prepared.answer is not None:
             return _send_outcome(prepared.answer)
-        guard = runtime.require_guard()
-        confirmation_id = _confirm(ctx, runtime.settings, guard, prepared, confirmation, confirmation_token)
-        if isinstance(confirmation_id, SendOutcome):
-            return _send_outcome(confirmation_id)
-        outcome = await guard.send(prepared, confirmation_id=confirmation_id)
+        try:
+            confirmation_id = _confirm(ctx, runtime.settings, guard, prepared, confirmation, confirmation_token)
+            if isinstance(confirmation_id, SendOutcome):
+                return _send_outcome(confirmation_id)
+            outcome = await guard.send(prepared, confirmation_id=confirmation_id)
+        except Refusal as refusal:
+            if not refusal.audited:
+                await guard.audit_refusal(to, refusal.code)
+            raise
         if runtime.balances is not None and outcome.message is not None and outcome.message.price_usd is not None:
             runtime.balances.charge(usd(outcome.message.price_usd))
         return _send_outcome(outcome)
@@ -332,17 +339,22 @@ def _confirm(
     asked = isinstance(confirmation, AcceptedElicitation) and isinstance(confirmation.data, ConfirmForm)
     if asked or isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
         if isinstance(confirmation, DeclinedElicitation):
-            raise Refusal("The user declined to send this SMS. Do not send it unless they ask again.")
+            raise Refusal("The user declined to send this SMS. Do not send it unless they ask again.", code="declined")
         if isinstance(confirmation, CancelledElicitation):
-            raise Refusal("The user cancelled the confirmation. Do not send it unless they ask again.")
+            raise Refusal(
+                "The user cancelled the confirmation. Do not send it unless they ask again.", code="cancelled"
+            )
         assert isinstance(confirmation, AcceptedElicitation)
         if not confirmation.data.confirm:
-            raise Refusal("The user did not check the box to confirm. Do not send it unless they ask again.")
+            raise Refusal(
+                "The user did not check the box to confirm. Do not send it unless they ask again.", code="unchecked"
+            )
         return _confirmation_id(ctx)
     if mode == "elicit":
         raise Refusal(
             "This server needs a person to confirm each SMS (SMSAI_CONFIRM=elicit), and this MCP client cannot "
-            "ask them (it does not support elicitation). Use a client that does, or set SMSAI_CONFIRM=token."
+            "ask them (it does not support elicitation). Use a client that does, or set SMSAI_CONFIRM=token.",
+            code="cannot_elicit",
         )
     if token is None:
         return guard.issue_token(prepared)
@@ -413,7 +425,7 @@ def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
     @_tool_errors(sending=False)
     async def get_message(
         ctx: Context[Runtime],
-        id: Annotated[int, Field(description="The message id that send_sms or list_messages gave.", ge=1)],
+        id: Annotated[int, Field(description="The message id that send_sms or list_messages gave.", ge=1, le=2**53)],
     ) -> MessageResult:
         api, _ = runtime_of(ctx).require_api()
         try:

@@ -45,6 +45,7 @@ class Question:
     def render(self) -> str:
         e = self.estimate
         text = self.body if len(self.body) <= _TEXT_PREVIEW else self.body[:_TEXT_PREVIEW] + "…"
+        text = " ⏎ ".join(text.splitlines())  # the text cannot add lines that look like the question's own
         lines = [
             "Send this SMS?",
             f"To: {self.recipient} ({e.country_name})",
@@ -113,16 +114,20 @@ class ConfirmationTokens:
         # Compared as bytes: a token is untrusted text and may hold any character.
         if prefix != _TOKEN_PREFIX or not signature or not hmac.compare_digest(signature.encode(), expected):
             raise Refusal(
-                "The confirmation_token is not one this server issued. Call send_sms without it to get a new one."
+                "The confirmation_token is not one this server issued. Call send_sms without it to get a new one.",
+                code="token_forged",
             )
         claims = json.loads(_unb64(encoded))
         if not hmac.compare_digest(str(claims["fp"]).encode(), fingerprint.encode()):
             raise Refusal(
                 "The confirmation_token was issued for a different message (to, body and sender_id must be exactly "
-                "the same). Call send_sms without a token to confirm this one."
+                "the same). Call send_sms without a token to confirm this one.",
+                code="token_for_another_message",
             )
         if now >= int(claims["exp"]):
-            raise Refusal("The confirmation_token has expired (they last 10 minutes). Ask the user again.")
+            raise Refusal(
+                "The confirmation_token has expired (they last 10 minutes). Ask the user again.", code="token_expired"
+            )
         return str(claims["id"])
 
     def _sign(self, signed: str) -> str:

@@ -132,7 +132,7 @@ class SendGuard:
         number = parse_e164(to)
         body = as_the_api_keeps_it(body)
         if not body.strip():
-            raise Refusal("The body is blank. Write the message text, then try again.")
+            raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
         return number, estimate_message(number, body, await self._prices.get())
 
     async def prepare(self, *, to: str, body: str, sender_id: str | None, idempotency_key: str | None) -> Prepared:
@@ -140,10 +140,10 @@ class SendGuard:
         try:
             number = parse_e164(to)
         except ValueError as exc:
-            raise Refusal(str(exc)) from None
+            raise Refusal(str(exc), code="invalid_number") from None
         body = as_the_api_keeps_it(body)  # what the API would store, so estimates and duplicates see the same
         if not body.strip():
-            raise Refusal("The body is blank. Write the message text, then try again.")
+            raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
         now = self._clock()
         print_ = fingerprint(number.e164, body, sender_id)
         if idempotency_key is not None:
@@ -161,14 +161,15 @@ class SendGuard:
         try:
             estimate = estimate_message(number, body, await self._prices.get())
         except ValueError as exc:
-            raise Refusal(str(exc)) from None
+            raise Refusal(str(exc), code="country_not_listed") from None
         cap = self._settings.max_cost_per_message_usd
         if estimate.estimated_cost_usd > cap:
             raise Refusal(
                 f"This message would cost about ${estimate.estimated_cost_usd:.4f} ({estimate.segments} segment(s) "
                 f"of {estimate.encoding} at ${estimate.unit_price_usd} each), above the per-message cap of ${cap} "
                 "(SMSAI_MAX_COST_PER_MESSAGE_USD). Shorten the text, avoid characters that force UCS-2, or ask the "
-                "user to raise the cap."
+                "user to raise the cap.",
+                code="cost_cap",
             )
         spent = await self._store.spent_micro(utc_day(now))
         self._check_budget(estimate, spent)
@@ -200,7 +201,8 @@ class SendGuard:
         if keyed and earlier.fingerprint != print_:
             raise Refusal(
                 "This idempotency_key was already used in the last 24 hours for a different message. Use a new key "
-                "for a new message, or send exactly the same to, body and sender_id to get the first result."
+                "for a new message, or send exactly the same to, body and sender_id to get the first result.",
+                code="idempotency_key_reused",
             )
         if earlier.status != "sent" or earlier.message_json is None:
             raise OutcomeUnknown(
@@ -218,7 +220,8 @@ class SendGuard:
             raise Refusal(
                 f"This message (about ${estimate.estimated_cost_usd:.4f}) would take today's spending past the daily "
                 f"budget of ${budget} (SMSAI_DAILY_BUDGET_USD): ${spent:.4f} is already spent or reserved, "
-                f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget."
+                f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget.",
+                code="daily_budget",
             )
 
     def question(self, prepared: Prepared, balance_usd: Decimal | None) -> Question:
@@ -294,7 +297,8 @@ class SendGuard:
             case ConfirmationAlreadyUsed():
                 raise Refusal(
                     "This confirmation was already used for a send; a confirmation counts once. "
-                    "Call send_sms again without it to confirm a new message."
+                    "Call send_sms again without it to confirm a new message.",
+                    code="confirmation_used",
                 )
         audit = {"attempt": attempt.id, "segments": estimate.segments, "estimate_usd": str(estimate.estimated_cost_usd)}
         await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
@@ -305,7 +309,7 @@ class SendGuard:
                 await self._store.release(attempt.id)
                 reason = type(exc).__name__
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
-                raise Refusal(exc.message) from None
+                raise Refusal(exc.message, code="upstream_refused", audited=True) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
         await self._settle(attempt, message)
         await self._audit.record(
@@ -383,6 +387,10 @@ class SendGuard:
             await self._audit.record(event=event, recipient=attempt.recipient, attempt=attempt.id, reconciled=True)
         return resolved
 
+    async def audit_refusal(self, to: str, code: str) -> None:
+        """A send refused before its reservation: recorded with the step that refused, masked, without text."""
+        await self._audit.record(event="refused", recipient=to, reason=code)
+
     async def spent_today_micro(self) -> int:
         return await self._store.spent_micro(utc_day(self._clock()))
 
@@ -390,7 +398,8 @@ class SendGuard:
 def _recipient_limit(number: PhoneNumber, count: int, limit: int) -> Refusal:
     return Refusal(
         f"{number.international} has already been sent {count} message(s) in the past hour, the limit set by "
-        f"SMSAI_MAX_PER_RECIPIENT_PER_HOUR ({limit}). Wait before texting this number again."
+        f"SMSAI_MAX_PER_RECIPIENT_PER_HOUR ({limit}). Wait before texting this number again.",
+        code="hourly_limit",
     )
 
 

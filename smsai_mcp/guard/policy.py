@@ -13,18 +13,23 @@ def check_destination(number: PhoneNumber, settings: Settings) -> None:
     """Refuse a number the policy does not allow; the blocked list wins over the allowed one."""
     where = f"{number.international} is in {number.region}"
     if number.region in settings.blocked_countries:
-        raise Refusal(f"{where}, which SMSAI_BLOCKED_COUNTRIES blocks. Ask the user before texting this country.")
+        raise Refusal(
+            f"{where}, which SMSAI_BLOCKED_COUNTRIES blocks. Ask the user before texting this country.",
+            code="blocked_country",
+        )
     if settings.allowed_countries and number.region not in settings.allowed_countries:
         allowed = ", ".join(sorted(settings.allowed_countries))
-        raise Refusal(f"{where}; SMSAI_ALLOWED_COUNTRIES allows only {allowed}.")
+        raise Refusal(f"{where}; SMSAI_ALLOWED_COUNTRIES allows only {allowed}.", code="country_not_allowed")
     if settings.allowed_recipients and number.e164 not in settings.allowed_recipients:
         raise Refusal(
             f"{number.international} is not one of the recipients SMSAI_ALLOWED_RECIPIENTS allows. "
-            "Ask the user to add it if they want it texted."
+            "Ask the user to add it if they want it texted.",
+            code="recipient_not_allowed",
         )
     if number.is_premium_or_shared_cost:
         kind = "premium-rate" if number.number_type == "PREMIUM_RATE" else "shared-cost"
         raise Refusal(
             f"{number.international} is a {kind} number. smsai-mcp never texts those: they are what SMS-pumping "
-            "fraud targets, and they can cost far more than the price list says."
+            "fraud targets, and they can cost far more than the price list says.",
+            code="premium_rate",
         )

@@ -8,7 +8,15 @@ NOTHING_SENT = "Nothing was sent. "
 
 
 class Refusal(Exception):
-    """Nothing was sent; the message says why and what to do. The prefix is added once, when shown."""
+    """Nothing was sent; the message says why and what to do. The prefix is added once, when shown.
+
+    `code` names the step that refused, for the audit log, which must not hold the message's words or numbers.
+    """
+
+    def __init__(self, message: str, *, code: str = "refused", audited: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.audited = audited
 
     def text(self) -> str:
         return NOTHING_SENT + str(self)
