@@ -168,9 +168,12 @@ def _split(raw: str) -> list[str]:
 
 
 def _countries(env: Mapping[str, str], name: str) -> frozenset[str]:
+    codes = [code.upper() for code in _split(env.get(name, ""))]
+    if not codes:
+        return frozenset()
     import phonenumbers  # only when a country list is configured
 
-    codes = [code.upper() for code in _split(env.get(name, ""))]
+
     unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
         raise ConfigError(f"{name} must list ISO 3166-1 alpha-2 country codes such as US,CA (unknown: {unknown}).")

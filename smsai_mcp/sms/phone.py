@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
-
 EXAMPLE = "+14155550123"
 SEPARATORS = frozenset(" -.()")
 ASCII_DIGITS = frozenset("0123456789")
@@ -59,6 +57,8 @@ def parse_e164(raw: str) -> PhoneNumber:
         f"{candidate} is not a valid phone number for any country; check the country code and the number of "
         f"digits, e.g. {EXAMPLE}."
     )
+    import phonenumbers  # loaded on the first number, not at server start (its metadata is large)
+
     try:
         number = phonenumbers.parse(candidate, None)
     except phonenumbers.NumberParseException:
