@@ -173,7 +173,6 @@ def _countries(env: Mapping[str, str], name: str) -> frozenset[str]:
         return frozenset()
     import phonenumbers  # only when a country list is configured
 
-
     unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
         raise ConfigError(f"{name} must list ISO 3166-1 alpha-2 country codes such as US,CA (unknown: {unknown}).")

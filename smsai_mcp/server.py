@@ -154,8 +154,9 @@ SEND_DESCRIPTION = """\
 Send one SMS to a phone number. It costs the user money and reaches a real person; it cannot be undone.
 Before anything goes out the server works out the cost (country, encoding, segments), checks the user's caps \
 and destination rules, and may ask the user to confirm; the result's status is sent, duplicate or \
-confirmation_required. On an error, read it: it says whether anything was sent. Never retry a send whose \
-outcome is unknown."""
+confirmation_required. On confirmation_required nothing was sent: show the user the estimate and call again \
+with confirmation_token only after they agree. On an error, read it: it says whether anything was sent. Never \
+retry a send whose outcome is unknown."""
 
 ESTIMATE_DESCRIPTION = """\
 Work out what an SMS would cost without sending it: the recipient's country, GSM-7 or UCS-2 encoding, the \
@@ -178,6 +179,7 @@ LIST_MESSAGES_DESCRIPTION = """\
 List SMS sent from this account, newest first, a page at a time; filter by status (sent, delivered, failed). \
 Free; changes nothing. has_more tells whether to ask for the next page."""
 
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest id a JavaScript host can hold exactly
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
@@ -357,8 +359,22 @@ def _confirm(
             code="cannot_elicit",
         )
     if token is None:
+        _warn_once_about_token_fallback(mode)
         return guard.issue_token(prepared)
     return "token:" + guard.verify_token(prepared, token)
+
+
+_token_fallback_warned = False
+
+
+def _warn_once_about_token_fallback(mode: str) -> None:
+    global _token_fallback_warned  # one line in the log per process is enough
+    if mode == "auto" and not _token_fallback_warned:
+        _token_fallback_warned = True
+        logger.warning(
+            "a client that cannot elicit got the token flow: the agent itself must ask the person; "
+            "set SMSAI_CONFIRM=elicit to refuse such clients"
+        )
 
 
 def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
@@ -425,7 +441,9 @@ def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
     @_tool_errors(sending=False)
     async def get_message(
         ctx: Context[Runtime],
-        id: Annotated[int, Field(description="The message id that send_sms or list_messages gave.", ge=1, le=2**53)],
+        id: Annotated[
+            int, Field(description="The message id that send_sms or list_messages gave.", ge=1, le=MAX_SAFE_INTEGER)
+        ],
     ) -> MessageResult:
         api, _ = runtime_of(ctx).require_api()
         try:
