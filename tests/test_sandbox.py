@@ -710,3 +710,14 @@ def test_serve_never_logs_to_stdout() -> None:
 def test_importing_the_sandbox_does_not_import_uvicorn() -> None:
     code = "import sys, smsai_mcp.sandbox; sys.exit('uvicorn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_fault_added_again_counts_down_afresh_each_time() -> None:
+    """The sandbox keeps a copy: reusing one Fault object must not turn a one-off fault into a permanent one."""
+    state = create_app().state
+    fault = Fault(path="/api/v1/balance", status=503, times=1)
+    for _ in range(3):
+        state.add_fault(fault)
+        assert state.take_fault("GET", "/api/v1/balance") is not None
+        assert state.take_fault("GET", "/api/v1/balance") is None
+    assert fault.times == 1

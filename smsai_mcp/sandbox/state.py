@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections import Counter
@@ -180,8 +181,9 @@ class SandboxState:
             return list(self._faults)
 
     def add_fault(self, fault: Fault) -> None:
+        # A copy counts down, so the caller's fault can be added again and is worth its full `times` each time.
         with self._lock:
-            self._faults.append(fault)
+            self._faults.append(dataclasses.replace(fault, headers=dict(fault.headers)))
 
     def clear_faults(self) -> int:
         with self._lock:
