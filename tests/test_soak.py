@@ -12,6 +12,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -53,9 +54,21 @@ READ_FAULTS = [
 ]
 
 
+@pytest.fixture
+def unthrottled(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The soak makes more calls a minute than the sandbox's rate limit; 429s come from injected faults instead."""
+    limit = sandbox.config.rate_limit_per_minute
+    sandbox.config.rate_limit_per_minute = 10**9
+    sandbox.state.reset()
+    yield sandbox
+    sandbox.config.rate_limit_per_minute = limit
+    sandbox.state.reset()
+
+
 async def test_soak_mixed_tools_with_faults_keeps_every_promise(
-    settings: Settings, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+    settings: Settings, unthrottled: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
+    sandbox = unthrottled
     caplog.set_level(logging.DEBUG)
     soak = settings.model_copy(
         update={"timeout_seconds": 1.0, "daily_budget_usd": Decimal("1000"), "duplicate_window_seconds": 0}
