@@ -32,4 +32,9 @@ async def check_balance(ctx: Context[httpx2.AsyncClient]) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    mcp.run()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--port":
+        mcp.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]), streamable_http_path="/mcp")
+    else:
+        mcp.run()
