@@ -8,11 +8,13 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx2
@@ -21,6 +23,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,6 +41,15 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _EXTRA_FIELDS = ("tool", "outcome", "duration_ms")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_request_id", default=None)
 _tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_tenant", default=None)
+
+
+class Drain:
+    """Tool calls in flight, so a stop can wait for them: a send cut off mid-answer is a send the agent
+    cannot see, and it may send again elsewhere."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.draining = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +136,8 @@ def build_service(
         token_verifier=verifier,
         live=live,
     )
-    mcp._lowlevel_server.middleware.insert(0, _log_context)  # outermost: every log line knows its request
+    drain = Drain()
+    mcp._lowlevel_server.middleware.insert(0, _RequestContext(drain))  # outermost: every log line knows its request
     app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         max_request_body_size=options.max_request_bytes,
@@ -132,7 +145,8 @@ def build_service(
         transport_security=_transport_security(options.allowed_hosts),
         host=host,
     )
-    _add_health_routes(app, live)
+    _add_health_routes(app, live, drain)
+    app.state.drain = drain
     return app
 
 
@@ -151,7 +165,28 @@ def _transport_security(extra_hosts: tuple[str, ...]) -> TransportSecuritySettin
     )
 
 
-async def _log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+class _RequestContext:
+    """Outermost middleware: every log line knows its request and tenant; tool calls are counted for the drain."""
+
+    def __init__(self, drain: Drain) -> None:
+        self._drain = drain
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await _with_log_context(ctx, call_next)
+        if self._drain.draining:
+            return CallToolResult(content=[TextContent(type="text", text=_SHUTTING_DOWN)], is_error=True)
+        self._drain.in_flight += 1
+        try:
+            return await _with_log_context(ctx, call_next)
+        finally:
+            self._drain.in_flight -= 1
+
+
+_SHUTTING_DOWN = "Nothing was sent. This server is shutting down; call the tool again in a moment."
+
+
+async def _with_log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     access = get_access_token()
     request_token = _request_id.set(uuid.uuid4().hex[:16])
     tenant_token = _tenant.set(access.client_id if access is not None else None)
@@ -175,11 +210,13 @@ async def _log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext)
         _tenant.reset(tenant_token)
 
 
-def _add_health_routes(app: Starlette, live: LiveRuntime) -> None:
+def _add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
+        if drain.draining:
+            return JSONResponse({"status": "stopping"}, status_code=503)
         if live.runtime is None:
             return JSONResponse({"status": "starting"}, status_code=503)
         problems = await live.runtime.readiness_problems()
@@ -226,6 +263,24 @@ def configure_json_logging() -> None:
 def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float) -> None:
     import uvicorn
 
+    drain: Drain = app.state.drain
+
+    class DrainingServer(uvicorn.Server):
+        """On a stop signal: refuse new tool calls, let the ones in flight answer, then stop as uvicorn does."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if drain.draining:  # a second signal: stop now
+                super().handle_exit(sig, frame)
+                return
+            drain.draining = True
+            threading.Thread(target=self._exit_when_drained, args=(sig, frame), daemon=True).start()
+
+        def _exit_when_drained(self, sig: int, frame: FrameType | None) -> None:
+            deadline = time.monotonic() + graceful_shutdown_seconds
+            while drain.in_flight and time.monotonic() < deadline:
+                time.sleep(0.05)
+            super().handle_exit(sig, frame)
+
     config = uvicorn.Config(
         app,
         host=host,
@@ -235,4 +290,4 @@ def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_second
         timeout_graceful_shutdown=int(graceful_shutdown_seconds),
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config).run()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SERVER = [sys.executable, "-m", "smsai_mcp"]
 
@@ -30,8 +31,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(args: list[str], env: Mapping[str, str], log: Path) -> Iterator[str]:
-    """Serve MCP over Streamable HTTP on a free loopback port; yields the /mcp URL."""
+def http_server(args: list[str], env: Mapping[str, str], log: Path, *, keep_process: bool = False) -> Iterator[Any]:
+    """Serve MCP over Streamable HTTP on a free loopback port; yields the /mcp URL (and the process, if asked)."""
     port = free_port()
     with log.open("wb") as stderr:
         process = subprocess.Popen(
@@ -52,7 +53,8 @@ def http_server(args: list[str], env: Mapping[str, str], log: Path) -> Iterator[
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}/mcp"
+            url = f"http://127.0.0.1:{port}/mcp"
+            yield (url, process) if keep_process else url
         finally:
             process.terminate()
             try:

@@ -299,3 +299,48 @@ async def test_2026_elicitation_begun_on_one_replica_finishes_on_the_other_once(
     # The replay sends nothing: refused as a used confirmation, or asked afresh since the balance moved.
     assert getattr(again, "is_error", False) or isinstance(again, InputRequiredResult)
     assert posts(sandbox) == 1
+
+
+async def test_oversized_request_is_refused_before_it_reaches_a_tool(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    env = base_env(sandbox_url, tmp_path, SMSAI_MCP_MAX_REQUEST_BYTES="4096")
+    with http_server([], env, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            response = await http.post(
+                url,
+                content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 10_000}}),
+                headers={"Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
+            )
+    assert response.status_code == 413
+    assert posts(sandbox) == 0
+
+
+async def test_graceful_stop_lets_an_in_flight_send_finish(sandbox: Sandbox, sandbox_url: str, tmp_path: Path) -> None:
+    import signal
+
+    from smsai_mcp.sandbox import Fault
+
+    sandbox.state.add_fault(Fault(method="POST", path="/api/v1/sms/send", response="normal", delay_seconds=1.5))
+    env = base_env(sandbox_url, tmp_path)
+    with http_server([], env, tmp_path / "log", keep_process=True) as (url, process):
+        result: dict[str, Any] = {}
+
+        async def send() -> None:
+            async with connect(url, None) as client:
+                outcome = await client.call_tool("send_sms", {"to": "+12025551234", "body": "in flight at shutdown"})
+                result["error"] = outcome.is_error
+                result["text"] = text_of(outcome)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send)
+            with anyio.fail_after(10):
+                while posts(sandbox) == 0:  # noqa: ASYNC110 - the sandbox is another thread; polling it is the way
+                    await anyio.sleep(0.05)
+            process.send_signal(signal.SIGTERM)  # mid-POST: the send must still complete and be recorded
+        exit_code = process.wait(timeout=30)
+    assert exit_code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has stopped cleanly
+    assert [m.body for m in sandbox.state.messages] == ["in flight at shutdown"]
+    assert result == {"error": False, "text": result["text"]}, result
+    ledger = (tmp_path / "audit.jsonl").read_text()
+    assert '"event":"sent"' in ledger
