@@ -4,23 +4,24 @@ caches, ledger and send guard. The tenant of a request comes from its access key
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
 import httpx2
 from mcp.server.auth.middleware.auth_context import get_access_token
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError
+from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceCache
 from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
 from smsai_mcp.guard.pipeline import SendGuard
-from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.sms.price_cache import DEFAULT_TTL_SECONDS, PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
@@ -29,6 +30,7 @@ __all__ = ["LiveRuntime", "Runtime", "TenantRuntime", "ToolRefusal", "open_runti
 
 logger = logging.getLogger(__name__)
 
+_COUNTRY_LIST = TypeAdapter(list[Country])
 SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
 NO_CREDENTIALS_ADVICE = (
     "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
@@ -136,10 +138,10 @@ def _tenant_runtime(tenant: Tenant, http: httpx2.AsyncClient, stack: AsyncExitSt
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
         return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
     api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
-    prices = PriceCache(api.countries)
     state_dir = settings.resolved_state_dir()
     store = open_store(settings, tenant=tenant.name)
     stack.push_async_callback(store.close)
+    prices = PriceCache(_shared_price_list(api, store))
     secret = (
         settings.state_secret.get_secret_value().encode()
         if settings.state_secret is not None
@@ -154,6 +156,18 @@ def _tenant_runtime(tenant: Tenant, http: httpx2.AsyncClient, stack: AsyncExitSt
         tokens=ConfirmationTokens(secret, audience=tenant.name),
     )
     return TenantRuntime(tenant.name, settings, api, prices, guard, BalanceCache(api), store)
+
+
+def _shared_price_list(api: SmsApi, store: StateStore) -> Callable[[], Awaitable[list[Country]]]:
+    """The price list through the state store, so replicas sharing Redis fetch it once per TTL between them."""
+
+    async def produce() -> str:
+        return _COUNTRY_LIST.dump_json(await api.countries()).decode()
+
+    async def fetch() -> list[Country]:
+        return _COUNTRY_LIST.validate_json(await store.shared_value("countries", DEFAULT_TTL_SECONDS, produce))
+
+    return fetch
 
 
 def open_store(settings: Settings, *, tenant: str = DEFAULT_TENANT) -> StateStore:

@@ -239,6 +239,7 @@ async def test_replicas_sharing_redis_never_overshoot_the_budget(
                 group.start_soon(send_through, urls[n % 2], n)
     assert posts(sandbox) == 10
     assert refusals == 20
+    assert sandbox.state.count("GET", "/api/v1/countries") <= 2  # the price list is shared through Redis
 
 
 @needs_redis

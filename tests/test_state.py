@@ -224,3 +224,17 @@ async def test_fifty_concurrent_reservations_against_a_budget_for_ten(open_store
     assert sum(isinstance(r, Begun) for r in results) == 10
     assert sum(isinstance(r, BudgetExceeded) for r in results) == 40
     assert await stores[0].spent_micro(DAY) == 100_000
+
+
+async def test_shared_value_is_fetched_once_for_every_replica_of_redis(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    produced: list[int] = []
+
+    async def produce() -> str:
+        produced.append(1)
+        return '[{"country_code": "US"}]'
+
+    assert await first.shared_value("countries", 60, produce) == '[{"country_code": "US"}]'
+    assert await second.shared_value("countries", 60, produce) == '[{"country_code": "US"}]'
+    expected = 1 if type(first).__name__ == "RedisStore" else 2  # SQLite's processes each keep their own copy
+    assert len(produced) == expected

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from smsai_mcp.state.store import (
@@ -167,6 +168,15 @@ class RedisStore:
         import redis.asyncio  # only when Redis is configured
 
         return cls(redis.asyncio.Redis.from_url(url, decode_responses=True), prefix=prefix)
+
+    async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
+        name = f"{self._prefix}cache:{key}"
+        cached = await self._redis.get(name)
+        if cached is not None:
+            return str(cached)
+        value = await produce()
+        await self._redis.set(name, value, px=int(ttl_seconds * 1000))
+        return value
 
     async def ping(self) -> bool:
         from redis.exceptions import RedisError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import astuple, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -176,6 +176,9 @@ class SqliteStore:
         return await self._run(
             lambda db: {row[0] for row in db.execute("SELECT message_id FROM attempts WHERE message_id IS NOT NULL")}
         )
+
+    async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
+        return await produce()
 
     async def ping(self) -> bool:
         try:

@@ -12,6 +12,7 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -146,6 +147,10 @@ class StateStore(Protocol):
 
     async def claimed_message_ids(self) -> set[int]:
         """Message ids already matched to an attempt, so one message never settles two."""
+
+    async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
+        """A value every process sharing this store may reuse for `ttl_seconds` (the price list): Redis keeps
+        it for all replicas; SQLite, whose processes share one machine, just produces it."""
 
     async def ping(self) -> bool:
         """Whether the store answers now (for readiness checks); never raises."""
