@@ -123,3 +123,4 @@ def test_http_refuses_a_public_bind_without_access_control() -> None:
     )
     assert completed.returncode == 2
     assert "loopback" in completed.stderr
+    assert "SMSAI_MCP_ACCESS_KEYS" in completed.stderr

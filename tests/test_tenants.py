@@ -140,16 +140,3 @@ def test_server_refuses_to_start_on_a_bad_tenants_file(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert "SMSAI_TENANTS_FILE" in completed.stderr
     assert "acme" in completed.stderr
-
-
-def test_server_refuses_a_public_bind_without_keys(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [*SERVER, "--transport", "http", "--host", "0.0.0.0", "--sandbox"],
-        env=server_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 2
-    assert "SMSAI_MCP_ACCESS_KEYS" in completed.stderr
