@@ -13,7 +13,7 @@ import httpx2
 from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr, TypeAdapter
 
-from smsai_mcp.client.api import SmsApi, create_http_client
+from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
@@ -106,9 +106,11 @@ async def open_runtime(
     live: LiveRuntime | None = None,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(create_http_client(timeout_seconds=timeout_seconds, transport=transport))
+        http = HttpPool(timeout_seconds=timeout_seconds, transport=transport)
+        stack.push_async_callback(http.aclose)
         runtime = Runtime({name: _tenant_runtime(tenant, http, stack) for name, tenant in tenants.items()})
         task_group = await stack.enter_async_context(anyio.create_task_group())
+        task_group.start_soon(http.warm)  # off the event loop, while the client says hello
         for tenant_runtime in runtime.tenants.values():
             if tenant_runtime.guard is not None:
                 # Settle what a crash or a lost answer left open, without holding up the start.
@@ -132,7 +134,7 @@ async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:
         logger.info("reconciled %d open reservation(s) of tenant %s left by an earlier run", resolved, tenant)
 
 
-def _tenant_runtime(tenant: Tenant, http: httpx2.AsyncClient, stack: AsyncExitStack) -> TenantRuntime:
+def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack) -> TenantRuntime:
     settings = tenant.settings
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
+import anyio.to_thread
 import httpx2
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
@@ -26,7 +28,7 @@ from smsai_mcp.client.errors import (
 )
 from smsai_mcp.client.models import ApiInfo, Balance, Country, Me, Message, MessagePage
 
-__all__ = ["USER_AGENT", "RetryPolicy", "SmsApi", "create_http_client"]
+__all__ = ["USER_AGENT", "HttpPool", "HttpRequester", "RetryPolicy", "SmsApi", "create_http_client"]
 
 USER_AGENT = f"smsai-mcp/{__version__}"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -63,12 +65,49 @@ def create_http_client(
     )
 
 
+class HttpRequester(Protocol):
+    """What SmsApi needs of an HTTP client: `httpx2.AsyncClient`, or the lazily built `HttpPool`."""
+
+    async def request(
+        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+    ) -> httpx2.Response: ...
+
+
+class HttpPool:
+    """The process's one pooled client, built on first use (or warmed in a thread after start): loading the TLS
+    trust store costs tens of milliseconds that answering `initialize` and `tools/list` need not wait for."""
+
+    def __init__(self, *, timeout_seconds: float, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._timeout_seconds = timeout_seconds
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+        self._building = threading.Lock()
+
+    def build(self) -> httpx2.AsyncClient:
+        with self._building:
+            if self._client is None:
+                self._client = create_http_client(timeout_seconds=self._timeout_seconds, transport=self._transport)
+            return self._client
+
+    async def warm(self) -> None:
+        await anyio.to_thread.run_sync(self.build)
+
+    async def request(
+        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+    ) -> httpx2.Response:
+        return await self.build().request(method, url, params=params, json=json, headers=headers)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
 class SmsApi:
     """Every endpoint of the upstream API, for one token."""
 
     def __init__(
         self,
-        http: httpx2.AsyncClient,
+        http: HttpRequester,
         *,
         token: SecretStr,
         base_url: str,
