@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     doctor = commands.add_parser("doctor", help="check the configuration and the upstream, then report")
-    doctor.add_argument("--sandbox", action="store_true", help="check against the embedded sandbox")
+    doctor.add_argument(
+        "--sandbox", action="store_true", default=argparse.SUPPRESS, help="check against the embedded sandbox"
+    )
     return parser
 
 
@@ -87,6 +89,7 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         settings = sandbox_settings(settings)
         http_transport = in_process_transport(create_app(sandbox_config))
         logger.info("serving on the embedded sandbox: no real SMS is sent")
+    settings.ensure_state_dir()
     if transport == "http":
         from smsai_mcp.service import ServiceOptions, build_service, configure_json_logging, serve_http
 

@@ -67,6 +67,21 @@ class Settings(BaseModel):
             state_url=_state_url(env.get("SMSAI_STATE_URL")),
         )
 
+    def ensure_state_dir(self) -> Path:
+        """The state directory, made if need be; refused at start, naming the variable, if it cannot be written."""
+        path = self.resolved_state_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".smsai-write-check"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"SMSAI_STATE_DIR ({path}) is not a writable directory: {exc.strerror or exc}. The ledger and the "
+                "audit log live there; point SMSAI_STATE_DIR at a directory this user can write."
+            ) from None
+        return path
+
     def resolved_state_dir(self) -> Path:
         if self.state_dir is not None:
             return self.state_dir
@@ -149,7 +164,7 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ConfigError(f"{name} must be a whole number of zero or more (got {raw!r}).")
     return int(raw)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -11,7 +12,11 @@ import httpx2
 
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError
+from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
+from smsai_mcp.guard.pipeline import usd_of_micro, utc_day
+from smsai_mcp.runtime import open_store
+from smsai_mcp.sms.estimate import usd
 
 __all__ = ["Report", "check", "run_doctor"]
 
@@ -81,8 +86,42 @@ async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None 
             countries = await api.countries()
             if countries:
                 report.ok(f"price list: {len(countries)} countries")
+                await _check_policy(settings, countries, report)
             else:
                 report.fail("the price list is empty: no country can be sent to")
         except ApiError as exc:
             report.fail(exc.message)
     return report
+
+
+async def _check_policy(settings: Settings, countries: list[Country], report: Report) -> None:
+    """Whether the guard would let any message through: a country, a cap above its price, budget left today."""
+    reachable = [
+        country
+        for country in countries
+        if (not settings.allowed_countries or country.country_code.upper() in settings.allowed_countries)
+        and country.country_code.upper() not in settings.blocked_countries
+    ]
+    if not reachable:
+        report.fail("no country in the price list is allowed by SMSAI_ALLOWED_COUNTRIES and SMSAI_BLOCKED_COUNTRIES")
+        return
+    cheapest = min(usd(country.price_usd) for country in reachable)
+    report.ok(f"{len(reachable)} countries can be sent to, from {cheapest} USD a segment")
+    if settings.max_cost_per_message_usd < cheapest:
+        report.fail(
+            f"SMSAI_MAX_COST_PER_MESSAGE_USD ({settings.max_cost_per_message_usd}) is below the cheapest price "
+            f"({cheapest}): every message would be refused"
+        )
+    store = open_store(settings)
+    try:
+        spent = usd_of_micro(await store.spent_micro(utc_day(time.time())))
+    finally:
+        await store.close()
+    left = settings.daily_budget_usd - spent
+    if left < cheapest:
+        report.fail(
+            f"today's budget is used up: {spent} of {settings.daily_budget_usd} USD spent or reserved "
+            "(SMSAI_DAILY_BUDGET_USD)"
+        )
+    else:
+        report.ok(f"daily budget: {left} of {settings.daily_budget_usd} USD left today")

@@ -74,7 +74,9 @@ class Runtime:
             if tenant.store is not None and not await tenant.store.ping():
                 problems.append(f"the state store of tenant {tenant.name} is unreachable")
         api = next((tenant.api for tenant in self.tenants.values() if tenant.api is not None), None)
-        if api is not None:
+        if api is None:
+            problems.append("no SMS for AI token is configured (SMSAI_API_TOKEN)")
+        else:
             try:
                 await api.info()
             except ApiError as exc:

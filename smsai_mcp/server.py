@@ -31,6 +31,7 @@ from pydantic import Field
 from smsai_mcp import __version__
 from smsai_mcp.arguments import ArgumentCheck
 from smsai_mcp.client.errors import ApiError, NotFound
+from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.confirm import ConfirmForm
 from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome, usd_of_micro
@@ -85,7 +86,10 @@ def _tool_errors(*, sending: bool) -> Callable[[Callable[P, Awaitable[R]]], Call
 
 def _failure_text(exc: Exception, *, sending: bool, may_have_posted: bool = True) -> str:
     if isinstance(exc, ToolRefusal):
-        return str(exc)
+        text = str(exc)
+        if sending and not may_have_posted and not text.startswith(NOTHING_SENT):
+            text = NOTHING_SENT + text
+        return text
     if isinstance(exc, Refusal | OutcomeUnknown):
         return exc.text()
     if isinstance(exc, InvalidPhoneNumber | UnsupportedDestination):
@@ -304,22 +308,26 @@ def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
         runtime = ctx.request_context.lifespan_context.for_request()
         if runtime.settings.read_only:
             raise ToolRefusal(NOTHING_SENT + "This service is read-only for your access key: it may not send SMS.")
-        guard = runtime.require_guard()
         if plan.prepared is None:
             refusal = plan.refusal or ToolRefusal(NO_CREDENTIALS_ADVICE)
-            await guard.audit_refusal(to, getattr(refusal, "code", "error"))
+            if runtime.guard is not None:
+                code, estimate = getattr(refusal, "code", "error"), getattr(refusal, "estimate", None)
+                await runtime.guard.audit_refusal(to, code, estimate)
             raise ToolRefusal(_failure_text(refusal, sending=True, may_have_posted=False))
+        guard = runtime.require_guard()
         prepared = plan.prepared
         if prepared.answer is not None:
+            await guard.audit_answer(prepared.answer)
             return _send_outcome(prepared.answer)
         try:
             confirmation_id = _confirm(ctx, runtime.settings, guard, prepared, confirmation, confirmation_token)
             if isinstance(confirmation_id, SendOutcome):
+                await guard.audit_answer(confirmation_id)
                 return _send_outcome(confirmation_id)
             outcome = await guard.send(prepared, confirmation_id=confirmation_id)
         except Refusal as refusal:
             if not refusal.audited:
-                await guard.audit_refusal(to, refusal.code)
+                await guard.audit_refusal(to, refusal.code, prepared.estimate)
             raise
         if runtime.balances is not None and outcome.message is not None and outcome.message.price_usd is not None:
             runtime.balances.charge(usd(outcome.message.price_usd))
@@ -362,6 +370,15 @@ def _confirm(
         _warn_once_about_token_fallback(mode)
         return guard.issue_token(prepared)
     return "token:" + guard.verify_token(prepared, token)
+
+
+def _country_matches(country: Country, needle: str) -> bool:
+    """A query matches a code exactly, a name in part, or a dial code from its start (+1 is not +61)."""
+    if needle == country.country_code.lower() or needle in country.country_name.lower():
+        return True
+    digits = needle.removeprefix("+")
+    dial = (country.dial_code or "").removeprefix("+")
+    return digits.isdigit() and dial.startswith(digits)
 
 
 _token_fallback_warned = False
@@ -427,14 +444,7 @@ def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
         _, prices = runtime_of(ctx).require_api()
         countries = sorted((await prices.get()).by_code.values(), key=lambda c: c.country_name)
         if query is not None and query.strip():
-            needle = query.strip().lower()
-            countries = [
-                c
-                for c in countries
-                if needle in c.country_code.lower()
-                or needle in c.country_name.lower()
-                or (c.dial_code is not None and needle.lstrip("+") in c.dial_code.lstrip("+"))
-            ]
+            countries = [c for c in countries if _country_matches(c, query.strip().lower())]
         return CountriesResult(countries=[CountryResult.of(c) for c in countries])
 
     @mcp.tool(name="get_message", title="Get a message", description=GET_MESSAGE_DESCRIPTION, annotations=READ_ONLY)
@@ -474,5 +484,5 @@ def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
             last_page=meta.last_page,
             per_page=meta.per_page,
             total=meta.total,
-            has_more=meta.current_page < meta.last_page,
+            has_more=result.has_more,
         )

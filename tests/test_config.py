@@ -68,6 +68,7 @@ def test_every_variable_is_read() -> None:
         ("SMSAI_BLOCKED_COUNTRIES", "Canada"),
         ("SMSAI_ALLOWED_RECIPIENTS", "+1202"),
         ("SMSAI_MAX_PER_RECIPIENT_PER_HOUR", "-3"),
+        ("SMSAI_MAX_PER_RECIPIENT_PER_HOUR", "\u0663"),  # an Arabic-Indic three is a digit, but not ASCII
         ("SMSAI_DUPLICATE_WINDOW_SECONDS", "ten"),
         ("SMSAI_READ_ONLY", "perhaps"),
         ("SMSAI_TIMEOUT_SECONDS", "0"),
@@ -124,3 +125,24 @@ def test_http_refuses_a_public_bind_without_access_control() -> None:
     assert completed.returncode == 2
     assert "loopback" in completed.stderr
     assert "SMSAI_MCP_ACCESS_KEYS" in completed.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "unwritable"])
+def test_unusable_state_dir_is_refused_at_start_naming_the_variable(tmp_path: Path, kind: str) -> None:
+    if kind == "file":
+        state = tmp_path / "a-file"
+        state.write_text("not a directory")
+    else:
+        state = Path("/proc/smsai-mcp-cannot-write-here")
+    completed = subprocess.run(
+        [*SERVER, "--sandbox"],
+        env=server_env({"SMSAI_STATE_DIR": str(state)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "SMSAI_STATE_DIR" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
@@ -47,3 +49,33 @@ def test_doctor_fails_when_the_token_cannot_send(sandbox_url: str) -> None:
     settings = Settings(api_token=SecretStr(SANDBOX_READONLY_TOKEN), base_url=sandbox_url)
     assert run_doctor(settings, out=out) == 1
     assert "lacks the sms:send permission" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("update", "says"),
+    [
+        ({"daily_budget_usd": Decimal("0")}, "today's budget is used up"),
+        ({"max_cost_per_message_usd": Decimal("0.001")}, "below the cheapest price"),
+        ({"allowed_countries": frozenset({"ZW"})}, "no country in the price list is allowed"),
+    ],
+)
+def test_doctor_fails_when_the_guard_would_refuse_every_message(
+    sandbox_url: str, tmp_path: Path, update: dict[str, object], says: str
+) -> None:
+    out = io.StringIO()
+    settings = Settings(api_token=SecretStr("smsai_sandbox"), base_url=sandbox_url, state_dir=tmp_path, **update)
+    assert run_doctor(settings, out=out) == 1
+    assert says in out.getvalue()
+
+
+def test_doctor_takes_sandbox_before_or_after_the_command(tmp_path: Path) -> None:
+    for arguments in (["--sandbox", "doctor"], ["doctor", "--sandbox"]):
+        completed = subprocess.run(
+            [*SERVER, *arguments],
+            env=server_env({"SMSAI_STATE_DIR": str(tmp_path)}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, (arguments, completed.stdout)

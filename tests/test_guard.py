@@ -679,13 +679,17 @@ async def test_audit_log_is_one_masked_line_per_event_without_token_or_text(
     raw = (settings.state_dir / "audit.jsonl").read_text()
     entries = [json.loads(line) for line in raw.splitlines()]
     assert raw.endswith("\n")
-    assert [entry["event"] for entry in entries] == ["reserved", "sent", "reserved", "unknown", "reserved", "refused"]
+    assert [entry["outcome"] for entry in entries] == [
+        *("confirmation_required", "reserved", "sent"),
+        *("confirmation_required", "reserved", "unknown"),
+        *("confirmation_required", "reserved", "refused"),
+    ]
     for entry in entries:
         assert entry["to"] == US_MASKED
         datetime.fromisoformat(entry["time"])
         assert entry["segments"] == 1
         assert Decimal(entry["estimate_usd"]) == Decimal("0.01")
-    assert entries[1]["message_id"] == message_id
+    assert entries[2]["message_id"] == message_id
     assert SANDBOX_TOKEN not in raw
     assert US not in raw
     assert US[1:] not in raw
@@ -705,7 +709,7 @@ async def test_audit_log_records_refusals_before_reservation_with_the_step_not_t
     assert settings.state_dir is not None
     raw = (settings.state_dir / "audit.jsonl").read_text()
     entries = [json.loads(line) for line in raw.splitlines()]
-    assert [(entry["event"], entry["reason"]) for entry in entries] == [
+    assert [(entry["outcome"], entry["reason"]) for entry in entries] == [
         ("refused", "premium_rate"),
         ("refused", "declined"),
     ]

@@ -114,6 +114,14 @@ async def test_readyz_is_503_while_redis_is_down(sandbox_url: str, tmp_path: Pat
     assert "state store" in ready.text
 
 
+async def test_readyz_is_503_without_a_token(tmp_path: Path) -> None:
+    with http_server([], {"SMSAI_STATE_DIR": str(tmp_path)}, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            ready = await http.get(url.removesuffix("/mcp") + "/readyz")
+    assert ready.status_code == 503
+    assert "SMSAI_API_TOKEN" in ready.text
+
+
 async def test_readyz_is_503_while_the_upstream_is_down(tmp_path: Path) -> None:
     env = base_env("http://127.0.0.1:1/api/v1", tmp_path)
     with http_server([], env, tmp_path / "log") as url:
@@ -344,4 +352,4 @@ async def test_graceful_stop_lets_an_in_flight_send_finish(sandbox: Sandbox, san
     assert [m.body for m in sandbox.state.messages] == ["in flight at shutdown"]
     assert result == {"error": False, "text": result["text"]}, result
     ledger = (tmp_path / "audit.jsonl").read_text()
-    assert '"event":"sent"' in ledger
+    assert '"outcome":"sent"' in ledger

@@ -240,4 +240,6 @@ async def test_without_a_token_every_tool_says_how_to_set_one(settings: Settings
             result = await client.call_tool(name, arguments)
             assert result.is_error
             assert "SMSAI_API_TOKEN" in text_of(result)
+            if name == "send_sms":
+                assert text_of(result).startswith("Nothing was sent.")
     assert posts(sandbox) == 0

@@ -151,8 +151,9 @@ def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
 
 
 def _json_or_none(response: httpx2.Response) -> Any:
-    if "json" not in response.headers.get("content-type", ""):
-        return None
+    labelled = "json" in response.headers.get("content-type", "")
+    if not labelled and not response.content.lstrip().startswith(b"{"):
+        return None  # an HTML page or plain text: never shown raw
     try:
         return response.json()
     except ValueError:

@@ -6,8 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Resource(BaseModel):
-    # Extra fields are kept (and passed through to the model) rather than rejected.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Extra fields are kept (and passed through to the model) rather than rejected; a number where text was
+    # expected (an id, a timestamp) is read as its text rather than failing the whole answer.
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
 
 
 class ApiInfo(_Resource):
@@ -67,6 +68,15 @@ class PageMeta(_Resource):
     total: int = 0
 
 
+class PageLinks(_Resource):
+    next: str | None = None
+
+
 class MessagePage(_Resource):
     data: list[Message]
     meta: PageMeta = Field(default_factory=PageMeta)
+    links: PageLinks = Field(default_factory=PageLinks)
+
+    @property
+    def has_more(self) -> bool:
+        return self.meta.current_page < self.meta.last_page or self.links.next is not None

@@ -25,7 +25,7 @@ class AuditLog:
     async def record(self, *, event: str, recipient: str, **fields: Any) -> None:
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "event": event,
+            "outcome": event,
             "to": mask_number(recipient),
             **fields,
         }

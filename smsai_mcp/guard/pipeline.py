@@ -22,12 +22,12 @@ from typing import Literal
 import anyio
 
 from smsai_mcp.client.api import SmsApi
-from smsai_mcp.client.errors import ApiError
-from smsai_mcp.client.models import Message
+from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
+from smsai_mcp.client.models import Message, MessagePage
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
-from smsai_mcp.guard.policy import check_destination
+from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
 from smsai_mcp.sms.phone import PhoneNumber, parse_e164
@@ -130,6 +130,7 @@ class SendGuard:
 
     async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
         number = parse_e164(to)
+        refuse_premium(number)
         body = as_the_api_keeps_it(body)
         if not body.strip():
             raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
@@ -170,6 +171,7 @@ class SendGuard:
                 "(SMSAI_MAX_COST_PER_MESSAGE_USD). Shorten the text, avoid characters that force UCS-2, or ask the "
                 "user to raise the cap.",
                 code="cost_cap",
+                estimate=estimate,
             )
         spent = await self._store.spent_micro(utc_day(now))
         self._check_budget(estimate, spent)
@@ -222,6 +224,7 @@ class SendGuard:
                 f"budget of ${budget} (SMSAI_DAILY_BUDGET_USD): ${spent:.4f} is already spent or reserved, "
                 f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget.",
                 code="daily_budget",
+                estimate=estimate,
             )
 
     def question(self, prepared: Prepared, balance_usd: Decimal | None) -> Question:
@@ -300,7 +303,7 @@ class SendGuard:
                     "Call send_sms again without it to confirm a new message.",
                     code="confirmation_used",
                 )
-        audit = {"attempt": attempt.id, "segments": estimate.segments, "estimate_usd": str(estimate.estimated_cost_usd)}
+        audit = {"attempt": attempt.id, **_audit_estimate(estimate)}
         await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
         try:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
@@ -333,7 +336,7 @@ class SendGuard:
             return SendOutcome(status="sent", estimate=prepared.estimate, message=found)
         await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
         raise OutcomeUnknown(
-            f"The message may have been sent; its outcome is unknown, so it must not be retried. {error.message} "
+            f"The message may have been sent; its outcome is unknown, so it must not be retried. {_why_unknown(error)} "
             "It is not in the sent list yet. Check list_messages in a minute to see whether it went out. Its "
             "estimated cost stays reserved against today's budget until the outcome is known."
         )
@@ -348,20 +351,31 @@ class SendGuard:
         """Find the attempt's message in the sent list: same number and text, dated since the attempt."""
         claimed = await self._store.claimed_message_ids()
         since = attempt.created_at - _LOOKUP_SKEW_SECONDS
-        for page in range(1, _LOOKUP_MAX_PAGES + 1):
-            listing = await self._api.list_messages(page=page)
+        first = await self._api.list_messages(page=1)
+        without_text: list[Message] = []
+        for number in _pages_newest_first(first)[:_LOOKUP_MAX_PAGES]:
+            listing = first if number == 1 else await self._api.list_messages(page=number)
             for message in listing.data:
-                if (
-                    message.to == attempt.recipient
-                    and message.body is not None
-                    and _sha256(as_the_api_keeps_it(message.body)) == attempt.body_sha256
-                    and message.id not in claimed
-                    and _created_at(message) >= since
-                ):
+                if message.to != attempt.recipient or message.id in claimed or _created_at(message) < since:
+                    continue
+                if message.body is None:
+                    without_text.append(message)
+                elif _sha256(as_the_api_keeps_it(message.body)) == attempt.body_sha256:
                     return message
-            oldest = min((_created_at(m) for m in listing.data), default=0.0)
-            if listing.meta.current_page >= listing.meta.last_page or oldest < since:
-                return None
+            if listing.data and all(_created_at(m) < since for m in listing.data):
+                break  # older than the attempt from here on
+        return await self._match_without_text(attempt, without_text)
+
+    async def _match_without_text(self, attempt: Attempt, candidates: list[Message]) -> Message | None:
+        """A list that leaves the text out: ask each candidate for it; if the API never says, a single message
+        to that number since the attempt is taken to be it."""
+        for candidate in candidates:
+            full = await self._api.get_message(candidate.id)
+            if full.body is not None and _sha256(as_the_api_keeps_it(full.body)) == attempt.body_sha256:
+                return full
+        if len(candidates) == 1 and all(c.body is None for c in candidates):
+            full = await self._api.get_message(candidates[0].id)
+            return full if full.body is None else None
         return None
 
     async def reconcile(self) -> int:
@@ -387,12 +401,37 @@ class SendGuard:
             await self._audit.record(event=event, recipient=attempt.recipient, attempt=attempt.id, reconciled=True)
         return resolved
 
-    async def audit_refusal(self, to: str, code: str) -> None:
+    async def audit_refusal(self, to: str, code: str, estimate: Estimate | None) -> None:
         """A send refused before its reservation: recorded with the step that refused, masked, without text."""
-        await self._audit.record(event="refused", recipient=to, reason=code)
+        await self._audit.record(event="refused", recipient=to, reason=code, **_audit_estimate(estimate))
+
+    async def audit_answer(self, outcome: SendOutcome) -> None:
+        """A call answered without a send: a duplicate, a replay under an idempotency key, a token issued."""
+        event = "confirmation_required" if outcome.status == "confirmation_required" else "duplicate"
+        message_id = {"message_id": outcome.message.id} if outcome.message is not None else {}
+        await self._audit.record(
+            event=event, recipient=outcome.estimate.to, **_audit_estimate(outcome.estimate), **message_id
+        )
 
     async def spent_today_micro(self) -> int:
         return await self._store.spent_micro(utc_day(self._clock()))
+
+
+def _audit_estimate(estimate: Estimate | None) -> dict[str, object]:
+    if estimate is None:
+        return {}
+    return {"segments": estimate.segments, "estimate_usd": str(estimate.estimated_cost_usd)}
+
+
+def _why_unknown(error: ApiError) -> str:
+    """What happened to a send, without the retry advice that suits a read."""
+    if isinstance(error, UpstreamTimeout):
+        return "The SMS for AI API did not answer in time."
+    if isinstance(error, ConnectionLost):
+        return "The connection to the SMS for AI API broke before it answered."
+    if isinstance(error, ApiStatusError):
+        return f"The SMS for AI API answered HTTP {error.status_code} after the request reached it."
+    return "The SMS for AI API's answer could not be read."
 
 
 def _recipient_limit(number: PhoneNumber, count: int, limit: int) -> Refusal:
@@ -401,6 +440,14 @@ def _recipient_limit(number: PhoneNumber, count: int, limit: int) -> Refusal:
         f"SMSAI_MAX_PER_RECIPIENT_PER_HOUR ({limit}). Wait before texting this number again.",
         code="hourly_limit",
     )
+
+
+def _pages_newest_first(first: MessagePage) -> list[int]:
+    """Page numbers to read, newest messages first, whichever order the API lists in."""
+    last = max(first.meta.last_page, 1)
+    ids = [message.id for message in first.data]
+    ascending = len(ids) >= 2 and ids[0] < ids[-1]
+    return list(range(last, 0, -1)) if ascending else list(range(1, last + 1))
 
 
 def _created_at(message: Message) -> float:

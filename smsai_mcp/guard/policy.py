@@ -6,7 +6,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.sms.phone import PhoneNumber
 
-__all__ = ["check_destination"]
+__all__ = ["check_destination", "refuse_premium"]
 
 
 def check_destination(number: PhoneNumber, settings: Settings) -> None:
@@ -26,6 +26,11 @@ def check_destination(number: PhoneNumber, settings: Settings) -> None:
             "Ask the user to add it if they want it texted.",
             code="recipient_not_allowed",
         )
+    refuse_premium(number)
+
+
+def refuse_premium(number: PhoneNumber) -> None:
+    """Premium-rate and shared-cost numbers are refused even to estimate: SMS-pumping fraud lives on them."""
     if number.is_premium_or_shared_cost:
         kind = "premium-rate" if number.number_type == "PREMIUM_RATE" else "shared-cost"
         raise Refusal(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal"]
 
 NOTHING_SENT = "Nothing was sent. "
@@ -13,10 +15,11 @@ class Refusal(Exception):
     `code` names the step that refused, for the audit log, which must not hold the message's words or numbers.
     """
 
-    def __init__(self, message: str, *, code: str = "refused", audited: bool = False) -> None:
+    def __init__(self, message: str, *, code: str = "refused", audited: bool = False, estimate: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.audited = audited
+        self.estimate = estimate  # the Estimate, when the refusing step knew it
 
     def text(self) -> str:
         return NOTHING_SENT + str(self)

@@ -21,6 +21,11 @@ def usd(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(MICRO_USD)
 
 
+# Guernsey, Jersey and the Isle of Man share the UK's numbering plan (+44): a price list that names only GB
+# prices them as GB, as carriers do.
+_UK_NUMBERING_PLAN = frozenset({"GG", "JE", "IM"})
+
+
 class UnsupportedDestination(ValueError):
     """The number is valid, but the API does not list its country (or lists no price for it)."""
 
@@ -37,6 +42,8 @@ class PriceList:
 
     def country_for(self, number: PhoneNumber) -> Country:
         country = self.by_code.get(number.region)
+        if country is None and number.region in _UK_NUMBERING_PLAN:
+            country = self.by_code.get("GB")
         if country is None:
             raise UnsupportedDestination(
                 f"SMS for AI does not deliver to {number.region} ({number.international}); "
