@@ -27,6 +27,7 @@ from mcp.types import CallToolResult, TextContent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsai_mcp.config import ConfigError, Settings, is_loopback_host
 from smsai_mcp.runtime import LiveRuntime
@@ -146,8 +147,22 @@ def build_service(
         host=host,
     )
     _add_health_routes(app, live, drain)
+    app.add_middleware(_LowerCaseHost)
     app.state.drain = drain
     return app
+
+
+class _LowerCaseHost:
+    """Host names are case-insensitive; the DNS-rebinding check compares them exactly, so compare lower case."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(name, value.lower() if name == b"host" else value) for name, value in scope["headers"]]
+            scope = {**scope, "headers": headers}
+        await self._app(scope, receive, send)
 
 
 def _url_host(host: str) -> str:

@@ -92,6 +92,8 @@ async def test_foreign_host_header_is_refused_dns_rebinding(sandbox_url: str, tm
         assert refused.status_code in (400, 403, 421)
         allowed = await post_raw(url, {"Host": "sms.internal.example"})
         assert allowed.status_code == 200, allowed.text
+        shouted = await post_raw(url, {"Host": "SMS.Internal.Example"})  # host names are case-insensitive
+        assert shouted.status_code == 200, shouted.text
 
 
 async def test_healthz_and_readyz(sandbox_url: str, tmp_path: Path) -> None:
