@@ -29,10 +29,8 @@ from smsai_mcp.state.store import (
     Begun,
     BudgetExceeded,
     ConfirmationAlreadyUsed,
-    DuplicateFound,
-    IdempotentReplay,
-    KeyReusedForAnotherMessage,
     RecipientLimitReached,
+    repeated,
 )
 
 __all__ = ["RedisStore"]
@@ -205,12 +203,7 @@ class RedisStore:
             case ["begun"]:
                 return Begun(attempt)
             case ["earlier", earlier_id]:
-                earlier = await self._load(str(earlier_id))
-                if attempt.idempotency_key is None:
-                    return DuplicateFound(earlier)
-                if earlier.fingerprint != attempt.fingerprint:
-                    return KeyReusedForAnotherMessage(earlier)
-                return IdempotentReplay(earlier)
+                return repeated(attempt, await self._load(str(earlier_id)))
             case ["confirmation_used"]:
                 return ConfirmationAlreadyUsed()
             case ["recipient_limit", count]:

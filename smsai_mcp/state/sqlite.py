@@ -25,10 +25,8 @@ from smsai_mcp.state.store import (
     Begun,
     BudgetExceeded,
     ConfirmationAlreadyUsed,
-    DuplicateFound,
-    IdempotentReplay,
-    KeyReusedForAnotherMessage,
     RecipientLimitReached,
+    repeated,
 )
 
 __all__ = ["SqliteStore"]
@@ -109,11 +107,7 @@ class SqliteStore:
                 db, attempt.fingerprint, attempt.idempotency_key, request.duplicate_window_seconds, now
             )
             if earlier is not None:
-                if attempt.idempotency_key is None:
-                    return DuplicateFound(earlier)
-                if earlier.fingerprint != attempt.fingerprint:
-                    return KeyReusedForAnotherMessage(earlier)
-                return IdempotentReplay(earlier)
+                return repeated(attempt, earlier)
             if attempt.confirmation_id is not None:
                 used = db.execute("SELECT 1 FROM attempts WHERE confirmation_id = ?", (attempt.confirmation_id,))
                 if used.fetchone() is not None:

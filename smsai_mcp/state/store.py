@@ -29,6 +29,7 @@ __all__ = [
     "KeyReusedForAnotherMessage",
     "RecipientLimitReached",
     "StateStore",
+    "repeated",
 ]
 
 AttemptStatus = Literal["pending", "sent", "unknown", "released"]
@@ -116,6 +117,15 @@ BeginResult = (
     | BudgetExceeded
     | ConfirmationAlreadyUsed
 )
+
+
+def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentReplay | KeyReusedForAnotherMessage:
+    """What an earlier attempt found by key (or, without one, by the duplicate window) makes of a new one."""
+    if attempt.idempotency_key is None:
+        return DuplicateFound(earlier)
+    if earlier.fingerprint != attempt.fingerprint:
+        return KeyReusedForAnotherMessage(earlier)
+    return IdempotentReplay(earlier)
 
 
 class StateStore(Protocol):
