@@ -198,6 +198,7 @@ class _RequestContext:
             self._drain.in_flight -= 1
 
 
+_ANSWER_FLUSH_SECONDS = 1.0
 _SHUTTING_DOWN = "Nothing was sent. This server is shutting down; call the tool again in a moment."
 
 
@@ -294,6 +295,8 @@ def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_second
             deadline = time.monotonic() + graceful_shutdown_seconds
             while drain.in_flight and time.monotonic() < deadline:
                 time.sleep(0.05)
+            # A tool call is counted out when it returns; its answer still has to be written to the stream.
+            time.sleep(max(0.0, min(_ANSWER_FLUSH_SECONDS, deadline - time.monotonic())))
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(
