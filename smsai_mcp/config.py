@@ -31,6 +31,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     api_token: SecretStr | None = None
+    api_token_variable: str = "SMSAI_API_TOKEN"  # noqa: S105 - where the token came from: a variable's name
     base_url: str = DEFAULT_BASE_URL
     confirm: ConfirmMode = "auto"
     max_cost_per_message_usd: Decimal = Decimal("1.00")

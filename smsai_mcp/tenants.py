@@ -140,7 +140,8 @@ def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str]) -> Te
     except ConfigError as exc:
         raise ConfigError(f"{here}: {_policy_message(str(exc))}") from None
     tenant_dir = settings.resolved_state_dir() / "tenants" / name  # each tenant its own ledger and audit log
-    return Tenant(name, (key_hash.lower(),), settings.model_copy(update={"state_dir": tenant_dir}))
+    tenant_settings = settings.model_copy(update={"state_dir": tenant_dir, "api_token_variable": token_env})
+    return Tenant(name, (key_hash.lower(),), tenant_settings)
 
 
 def _as_variable(here: str, key: str, value: Any) -> str:

@@ -213,3 +213,9 @@ async def test_connection_refused_is_connect_failed_and_nothing_left(http: httpx
     with pytest.raises(ConnectFailed) as caught:
         await api.send(to="+12025551234", body="hi")
     assert not caught.value.request_may_have_been_processed
+
+
+async def test_401_names_the_variable_the_token_came_from(http: httpx2.AsyncClient, sandbox_url: str) -> None:
+    api = SmsApi(http, token=SecretStr("smsai_wrong"), base_url=sandbox_url, token_variable="ACME_SMSAI_TOKEN")
+    with pytest.raises(AuthenticationError, match="ACME_SMSAI_TOKEN"):
+        await api.balance()

@@ -140,3 +140,8 @@ def test_server_refuses_to_start_on_a_bad_tenants_file(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert "SMSAI_TENANTS_FILE" in completed.stderr
     assert "acme" in completed.stderr
+
+
+def test_a_tenants_token_problem_names_its_own_variable(tmp_path: Path) -> None:
+    path = tenants_file(tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n')
+    assert load_tenants(path, ENV)["acme"].settings.api_token_variable == "ACME_TOKEN"

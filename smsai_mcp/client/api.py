@@ -20,6 +20,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from smsai_mcp import __version__
 from smsai_mcp.client.errors import (
+    TOKEN_VARIABLE,
     ApiError,
     InvalidResponse,
     RateLimited,
@@ -112,8 +113,10 @@ class SmsApi:
         token: SecretStr,
         base_url: str,
         retry: RetryPolicy | None = None,
+        token_variable: str = TOKEN_VARIABLE,
     ) -> None:
         self._http = http
+        self._token_variable = token_variable  # named in a 401, so the fix is where the token came from
         self._token = token
         self._base_url = base_url.rstrip("/")
         self._retry = retry or RetryPolicy()
@@ -194,7 +197,7 @@ class SmsApi:
                 raise failure from None
             if response.is_success:
                 return _json_body(response, method, path)
-            error = error_from_response(response)
+            error = error_from_response(response, token_variable=self._token_variable)
             if retry_reads and not last_try and response.status_code in RETRYABLE_STATUS:
                 wait = self._wait_before_retry(error, attempt)
                 if wait is not None:

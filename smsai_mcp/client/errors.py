@@ -160,7 +160,10 @@ def _json_or_none(response: httpx2.Response) -> Any:
         return None
 
 
-def error_from_response(response: httpx2.Response) -> ApiStatusError:
+TOKEN_VARIABLE = "SMSAI_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+
+def error_from_response(response: httpx2.Response, *, token_variable: str = TOKEN_VARIABLE) -> ApiStatusError:
     """Turn an error response into the one exception that names it."""
     status = response.status_code
     method, path = response.request.method, response.request.url.path
@@ -170,7 +173,7 @@ def error_from_response(response: httpx2.Response) -> ApiStatusError:
     if status == 401:
         return AuthenticationError(
             "The SMS for AI API rejected the token (401): it is missing or invalid. "
-            "Check SMSAI_API_TOKEN (an smsai_ token from your SMS for AI dashboard).",
+            f"Check {token_variable} (an smsai_ token from your SMS for AI dashboard).",
             **common,
         )
     if status == 402:
