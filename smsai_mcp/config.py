@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -73,9 +74,9 @@ class Settings(BaseModel):
         path = self.resolved_state_dir()
         try:
             path.mkdir(parents=True, exist_ok=True)
-            probe = path / ".smsai-write-check"
-            probe.write_bytes(b"")
-            probe.unlink()
+            # A probe of its own (processes sharing the directory may start together), removed on close.
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".smsai-write-check-"):
+                pass
         except OSError as exc:
             raise ConfigError(
                 f"SMSAI_STATE_DIR ({path}) is not a writable directory: {exc.strerror or exc}. The ledger and the "

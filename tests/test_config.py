@@ -146,3 +146,14 @@ def test_unusable_state_dir_is_refused_at_start_naming_the_variable(tmp_path: Pa
     assert completed.returncode == 2
     assert "SMSAI_STATE_DIR" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_processes_starting_together_on_one_state_dir_all_pass_the_write_check(tmp_path: Path) -> None:
+    """Two replicas sharing a directory once tripped over each other's write probe and refused to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(state_dir=tmp_path / "shared")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: settings.ensure_state_dir(), range(200)))
+    assert set(results) == {tmp_path / "shared"}
+    assert list((tmp_path / "shared").iterdir()) == []
