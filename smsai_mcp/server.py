@@ -54,7 +54,6 @@ __all__ = ["build_server", "can_elicit"]
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
 
 INSTRUCTIONS = """\
 smsai-mcp sends SMS through the user's SMS for AI account. Sending costs the user money and reaches a real \

@@ -30,7 +30,7 @@ from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
-from smsai_mcp.sms.phone import PhoneNumber, parse_e164
+from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import (
     Attempt,
@@ -128,23 +128,26 @@ class SendGuard:
         self._tokens = tokens
         self._clock = clock
 
-    async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
+    @staticmethod
+    def _read(to: str, body: str) -> tuple[PhoneNumber, str]:
+        """The number, and the body as the API would keep it, so estimates and duplicates see what it stores."""
         number = parse_e164(to)
-        refuse_premium(number)
         body = as_the_api_keeps_it(body)
         if not body.strip():
             raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
+        return number, body
+
+    async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
+        number, body = self._read(to, body)
+        refuse_premium(number)
         return number, estimate_message(number, body, await self._prices.get())
 
     async def prepare(self, *, to: str, body: str, sender_id: str | None, idempotency_key: str | None) -> Prepared:
         """Every check up to confirmation, in the contract's order. Sends nothing, reserves nothing."""
         try:
-            number = parse_e164(to)
-        except ValueError as exc:
+            number, body = self._read(to, body)
+        except InvalidPhoneNumber as exc:
             raise Refusal(str(exc), code="invalid_number") from None
-        body = as_the_api_keeps_it(body)  # what the API would store, so estimates and duplicates see the same
-        if not body.strip():
-            raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
         now = self._clock()
         print_ = fingerprint(number.e164, body, sender_id)
         if idempotency_key is not None:
@@ -153,7 +156,7 @@ class SendGuard:
                 fingerprint=print_, idempotency_key=idempotency_key, duplicate_window_seconds=0, now=now
             )
             if earlier is not None:
-                _, estimate = await self.estimate(number.e164, body)
+                estimate = estimate_message(number, body, await self._prices.get())
                 return self._prepared_with_answer(number, body, sender_id, idempotency_key, estimate, print_, earlier)
         check_destination(number, self._settings)
         recent = await self._store.recent_to_recipient(number.e164, now=now)

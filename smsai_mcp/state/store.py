@@ -55,15 +55,6 @@ class Attempt:
     message_id: int | None = None
     message_json: str | None = None  # the API's record of the message, returned again for duplicates
 
-    @property
-    def counted_micro(self) -> int:
-        """What this attempt takes from the day's budget."""
-        if self.status == "sent":
-            return self.charged_micro or 0
-        if self.status in ("pending", "unknown"):
-            return self.reserved_micro
-        return 0
-
 
 @dataclass(frozen=True, slots=True)
 class BeginRequest:
