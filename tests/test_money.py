@@ -295,6 +295,35 @@ async def test_shared_price_list_older_than_ten_minutes_is_not_used(replicas: Re
     assert time.time() - prices.fetched_at < 5
 
 
+async def test_estimates_go_on_from_a_young_price_list_while_the_state_store_is_out_of_reach(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    pool = HttpPool(timeout_seconds=5)
+    api = SmsApi(pool, token=SecretStr(SANDBOX_TOKEN), base_url=sandbox_url)
+    prices = PriceCache(api.price_list, shared=SharedPriceList(store))
+    await prices.get()
+    await store.close()  # nothing can read whether another process forgot the list now
+    try:
+        assert (await prices.get()).by_code["US"].price_usd == 0.01
+    finally:
+        await pool.aclose()
+    assert sandbox.state.count("GET", COUNTRIES_PATH) == 1
+
+
+async def test_listed_message_with_a_nan_price_shows_it_as_null(settings: Settings, sandbox: Sandbox, era: str) -> None:
+    async with connect(settings, era) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        message_id = sent(await send(client))["message"]["id"]
+        sandbox.state.add_fault(rewrite("/api/v1/sms", "price_usd", "NaN"))
+        listed = assert_matches_output_schema(tools["list_messages"], await client.call_tool("list_messages", {}))
+        sandbox.state.add_fault(rewrite(f"/api/v1/sms/{message_id}", "price_usd", "-1"))
+        one = await client.call_tool("get_message", {"id": message_id})
+        assert assert_matches_output_schema(tools["get_message"], one)["price_usd"] is None
+    assert [message["price_usd"] for message in listed["messages"]] == [None]
+    assert posts(sandbox) == 1
+
+
 # Balances
 
 

@@ -64,7 +64,7 @@ class PriceCache:
         self._lock = anyio.Lock()
 
     async def get(self) -> PriceList:
-        generation = await self._shared.generation() if self._shared is not None else 0
+        generation = await self._shared_generation()
         if self._current(generation):
             assert self._prices is not None
             return self._prices
@@ -85,6 +85,15 @@ class PriceCache:
         self._prices = None
         if self._shared is not None:
             await self._shared.forget()
+
+    async def _shared_generation(self) -> int:
+        if self._shared is None:
+            return 0
+        try:
+            return await self._shared.generation()
+        except Exception:  # a store out of reach stops sends by itself; estimates go on with a young local copy
+            logger.warning("could not read whether the shared price list was forgotten", exc_info=True)
+            return self._generation
 
     def _current(self, generation: int) -> bool:
         return self._prices is not None and generation == self._generation and self._young(self._prices)
