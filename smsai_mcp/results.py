@@ -60,6 +60,8 @@ class MessageResult(BaseModel):
     id: int
     to: str
     status: str = Field(description="sent, delivered or failed (any other value is passed through).")
+    # null when the API stated no usable amount: the estimate is booked then, but showing it here would claim a charge
+    # the API never stated, and NaN or -1 is no JSON number the schema allows.
     price_usd: float | None = Field(description="What the API charged, in USD.")
 
     @classmethod

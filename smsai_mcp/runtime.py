@@ -4,6 +4,7 @@ caches, ledger and send guard. The tenant of a request comes from its access key
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -11,17 +12,16 @@ from dataclasses import dataclass
 import anyio
 import httpx2
 from mcp.server.auth.middleware.auth_context import get_access_token
-from pydantic import SecretStr, TypeAdapter
+from pydantic import SecretStr
 
 from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.client.errors import ApiError
-from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceCache
 from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
 from smsai_mcp.guard.pipeline import SendGuard
-from smsai_mcp.sms.price_cache import DEFAULT_TTL_SECONDS, PriceCache
+from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
@@ -30,7 +30,8 @@ __all__ = ["LiveRuntime", "Runtime", "TenantRuntime", "ToolRefusal", "open_runti
 
 logger = logging.getLogger(__name__)
 
-_COUNTRY_LIST = TypeAdapter(list[Country])
+# A key of its own: a replica of an older version, sharing Redis, reads and writes another format under "countries".
+PRICE_LIST_KEY = "price-list"
 SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
 NO_CREDENTIALS_ADVICE = (
     "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
@@ -106,11 +107,12 @@ async def open_runtime(
     timeout_seconds: float,
     transport: httpx2.AsyncBaseTransport | None = None,
     live: LiveRuntime | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         http = HttpPool(timeout_seconds=timeout_seconds, transport=transport)
         stack.push_async_callback(http.aclose)
-        runtime = Runtime({name: _tenant_runtime(tenant, http, stack) for name, tenant in tenants.items()})
+        runtime = Runtime({name: _tenant_runtime(tenant, http, stack, clock) for name, tenant in tenants.items()})
         task_group = await stack.enter_async_context(anyio.create_task_group())
         task_group.start_soon(http.warm)  # off the event loop, while the client says hello
         for tenant_runtime in runtime.tenants.values():
@@ -136,7 +138,7 @@ async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:
         logger.info("reconciled %d open reservation(s) of tenant %s left by an earlier run", resolved, tenant)
 
 
-def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack) -> TenantRuntime:
+def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack, clock: Callable[[], float]) -> TenantRuntime:
     settings = tenant.settings
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
@@ -145,7 +147,7 @@ def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack) -> Te
     state_dir = settings.resolved_state_dir()
     store = open_store(settings, tenant=tenant.name)
     stack.push_async_callback(store.close)
-    prices = PriceCache(_shared_price_list(api, store))
+    prices = PriceCache(api.price_list, shared=SharedPriceList(store), clock=clock)
     secret = (
         settings.state_secret.get_secret_value().encode()
         if settings.state_secret is not None
@@ -158,20 +160,25 @@ def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack) -> Te
         store=store,
         audit=AuditLog(state_dir / "audit.jsonl"),
         tokens=ConfirmationTokens(secret, audience=tenant.name),
+        clock=clock,
     )
     return TenantRuntime(tenant.name, settings, api, prices, guard, BalanceCache(api), store)
 
 
-def _shared_price_list(api: SmsApi, store: StateStore) -> Callable[[], Awaitable[list[Country]]]:
+@dataclass(frozen=True, slots=True)
+class SharedPriceList:
     """The price list through the state store, so replicas sharing Redis fetch it once per TTL between them."""
 
-    async def produce() -> str:
-        return _COUNTRY_LIST.dump_json(await api.countries()).decode()
+    store: StateStore
 
-    async def fetch() -> list[Country]:
-        return _COUNTRY_LIST.validate_json(await store.shared_value("countries", DEFAULT_TTL_SECONDS, produce))
+    async def read(self, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
+        return await self.store.shared_value(PRICE_LIST_KEY, ttl_seconds, produce)
 
-    return fetch
+    async def generation(self) -> int:
+        return await self.store.shared_generation(PRICE_LIST_KEY)
+
+    async def forget(self) -> None:
+        await self.store.forget_shared(PRICE_LIST_KEY)
 
 
 def open_store(settings: Settings, *, tenant: str = DEFAULT_TENANT) -> StateStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -30,7 +31,8 @@ from pydantic import Field
 
 from smsai_mcp import __version__
 from smsai_mcp.arguments import ArgumentCheck
-from smsai_mcp.client.errors import ApiError, NotFound
+from smsai_mcp.client.amounts import bookable_charge
+from smsai_mcp.client.errors import ApiError, InvalidBalance, NotFound
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.confirm import ConfirmForm
@@ -196,13 +198,17 @@ def build_server(
     auth: AuthSettings | None = None,
     token_verifier: TokenVerifier | None = None,
     live: LiveRuntime | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[Runtime]:
     """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
-    (HTTP service only) gives each access key its own token, policy and ledger."""
+    (HTTP service only) gives each access key its own token, policy and ledger; `clock` (wall time) dates the
+    price list and the ledger."""
     served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
     def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
-        return open_runtime(served, timeout_seconds=settings.timeout_seconds, transport=transport, live=live)
+        return open_runtime(
+            served, timeout_seconds=settings.timeout_seconds, transport=transport, live=live, clock=clock
+        )
 
     mcp: MCPServer[Runtime] = MCPServer(
         name="smsai-mcp",
@@ -328,8 +334,9 @@ def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
             if not refusal.audited:
                 await guard.audit_refusal(to, refusal.code, prepared.estimate)
             raise
-        if runtime.balances is not None and outcome.message is not None and outcome.message.price_usd is not None:
-            runtime.balances.charge(usd(outcome.message.price_usd))
+        charged = bookable_charge(outcome.message.price_usd) if outcome.message is not None else None
+        if runtime.balances is not None and charged is not None:
+            runtime.balances.charge(charged)
         return _send_outcome(outcome)
 
 
@@ -413,7 +420,12 @@ def _add_tools(mcp: MCPServer[Runtime], *, offer_send: bool) -> None:
     async def check_balance(ctx: Context[Runtime]) -> BalanceResult:
         runtime = runtime_of(ctx)
         api, _ = runtime.require_api()
-        balance = await api.balance()
+        try:
+            balance = await api.balance()
+        except InvalidBalance:
+            if runtime.balances is not None:
+                runtime.balances.forget()
+            raise
         if runtime.balances is not None:
             runtime.balances.update(usd(balance.credits_usd))
         spent = usd_of_micro(await runtime.require_guard().spent_today_micro())

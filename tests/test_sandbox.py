@@ -540,6 +540,46 @@ async def test_malformed_fault_answers_truncated_json(client: httpx2.AsyncClient
         response.json()
 
 
+async def test_rewrite_fault_puts_raw_json_in_one_row_of_the_price_list(
+    client: httpx2.AsyncClient, app: Sandbox
+) -> None:
+    app.state.add_fault(
+        Fault(path="/api/v1/countries", response="rewrite", rewrite={"price_usd": "NaN"}, where={"country_code": "CA"})
+    )
+    response = await client.get("/countries")
+    assert response.status_code == 200
+    assert '"country_code":"CA","country_name":"Canada","dial_code":"+1","price_usd":NaN}' in response.text
+    rows = {row["country_code"]: row for row in response.json()}
+    assert rows["US"]["price_usd"] == 0.01  # every other row as it was
+    assert "NaN" not in (await client.get("/countries")).text  # used up
+
+
+@pytest.mark.parametrize(
+    ("raw", "read_back"), [("1e999", float("inf")), ("-1", -1), ('"abc"', "abc"), ("null", None), ("true", True)]
+)
+async def test_rewrite_fault_replaces_a_sent_price_after_sending(
+    client: httpx2.AsyncClient, app: Sandbox, raw: str, read_back: object
+) -> None:
+    app.state.add_fault(Fault(method="POST", path=SEND, response="rewrite", rewrite={"price_usd": raw}))
+    answer = (await send(client)).json()
+    assert answer["price_usd"] == read_back
+    assert answer["status"] == "sent"
+    assert [float(m.price_usd) for m in app.state.messages] == [0.01]  # sent and charged as usual
+    assert await credits(client) == 24.99
+
+
+async def test_rewrite_fault_with_null_removes_the_field(client: httpx2.AsyncClient, app: Sandbox) -> None:
+    app.state.add_fault(Fault(path="/api/v1/balance", response="rewrite", rewrite={"credits_usd": None}))
+    assert (await client.get("/balance")).json() == {}
+
+
+async def test_rewrite_fault_leaves_error_answers_alone(client: httpx2.AsyncClient, app: Sandbox) -> None:
+    app.state.add_fault(Fault(path=SEND, response="rewrite", rewrite={"message": "1"}))
+    response = await send(client, to="+1")
+    assert response.status_code == 422
+    assert response.json()["message"] != 1
+
+
 async def test_delay_longer_than_client_timeout_raises_read_timeout(client: httpx2.AsyncClient, app: Sandbox) -> None:
     app.state.add_fault(Fault(delay_seconds=30, response="normal"))
     started = time.monotonic()
@@ -599,9 +639,29 @@ async def test_control_endpoints_add_list_and_clear_faults(socket_url: str, app:
         assert (await http.get("/api/v1/me", headers=auth())).status_code == 200
 
 
+async def test_control_endpoint_sets_a_rewrite_fault(socket_url: str, app: Sandbox) -> None:
+    fault = {"path": "/api/v1/balance", "response": "rewrite", "rewrite": {"credits_usd": "-1"}, "times": None}
+    async with httpx2.AsyncClient(base_url=socket_url.removesuffix("/api/v1"), timeout=5) as http:
+        added = await http.post("/_sandbox/faults", json=fault)
+        assert added.status_code == 201
+        assert added.json()["rewrite"] == {"credits_usd": "-1"}
+        assert (await http.get("/api/v1/balance", headers=auth())).text == '{"credits_usd":-1}'
+
+
 @pytest.mark.parametrize(
     "fault",
-    [{"response": "explode"}, {"status": "500"}, {"times": 0}, {"colour": "red"}, {"delay_seconds": -1}, [1]],
+    [
+        {"response": "explode"},
+        {"status": "500"},
+        {"times": 0},
+        {"colour": "red"},
+        {"delay_seconds": -1},
+        [1],
+        {"response": "rewrite"},
+        {"response": "rewrite", "rewrite": {"price_usd": "{not json"}},
+        {"response": "rewrite", "rewrite": {"price_usd": 1}},
+        {"response": "rewrite", "rewrite": {"price_usd": "1"}, "where": ["CA"]},
+    ],
 )
 async def test_control_refuses_a_bad_fault(socket_url: str, app: Sandbox, fault: object) -> None:
     async with httpx2.AsyncClient(base_url=socket_url.removesuffix("/api/v1"), timeout=5) as http:

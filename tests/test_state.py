@@ -238,3 +238,20 @@ async def test_shared_value_is_fetched_once_for_every_replica_of_redis(open_stor
     assert await second.shared_value("countries", 60, produce) == '[{"country_code": "US"}]'
     expected = 1 if type(first).__name__ == "RedisStore" else 2  # SQLite's processes each keep their own copy
     assert len(produced) == expected
+
+
+async def test_forgetting_a_shared_value_reaches_every_process_sharing_the_store(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    produced: list[str] = []
+
+    async def produce() -> str:
+        produced.append(f"copy {len(produced) + 1}")
+        return produced[-1]
+
+    assert await first.shared_generation("price-list") == 0
+    assert await first.shared_value("price-list", 60, produce) == "copy 1"
+    await second.forget_shared("price-list")
+    await second.forget_shared("price-list")
+    assert [await store.shared_generation("price-list") for store in (first, second)] == [2, 2]
+    assert await first.shared_value("price-list", 60, produce) == "copy 2"  # dropped from Redis as well
+    assert await first.shared_generation("countries") == 0  # one generation per value

@@ -22,21 +22,30 @@ from smsai_mcp import __version__
 from smsai_mcp.client.errors import (
     TOKEN_VARIABLE,
     ApiError,
+    InvalidBalance,
     InvalidResponse,
     RateLimited,
     error_from_response,
     error_from_transport,
 )
-from smsai_mcp.client.models import ApiInfo, Balance, Country, Me, Message, MessagePage
+from smsai_mcp.client.models import ApiInfo, Balance, Country, Me, Message, MessagePage, PriceRows
 
-__all__ = ["USER_AGENT", "HttpPool", "HttpRequester", "RetryPolicy", "SmsApi", "create_http_client"]
+__all__ = [
+    "USER_AGENT",
+    "HttpPool",
+    "HttpRequester",
+    "RetryPolicy",
+    "SmsApi",
+    "create_http_client",
+    "read_price_rows",
+]
 
 USER_AGENT = f"smsai-mcp/{__version__}"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
-_COUNTRY_LIST = TypeAdapter(list[Country])
+_ROWS = TypeAdapter(list[Any])
 
 
 class RetryPolicy(BaseModel):
@@ -135,16 +144,31 @@ class SmsApi:
         return Me.model_validate(await self._read("/me"))
 
     async def balance(self) -> Balance:
-        return _parse(Balance, await self._read("/balance"), "GET /balance")
+        try:
+            return Balance.model_validate(await self._read("/balance"))
+        except ValidationError:
+            raise InvalidBalance(
+                "The SMS for AI API did not give a valid balance (a finite amount of dollars, at least zero), so "
+                "none is shown. Try again in a few minutes; if it persists, check the balance on the SMS for AI "
+                "dashboard.",
+                method="GET",
+                path="/balance",
+            ) from None
 
     async def countries(self) -> list[Country]:
+        """The countries listed with a usable price."""
+        return (await self.price_list()).countries
+
+    async def price_list(self) -> PriceRows:
+        """The price list read row by row: a row without a usable price leaves out that country only."""
         body = await self._read("/countries")
         if isinstance(body, Mapping) and "data" in body:
             body = body["data"]  # tolerate a Laravel resource wrapper
         try:
-            return _COUNTRY_LIST.validate_python(body)
+            rows = _ROWS.validate_python(body)
         except ValidationError:
             raise _unexpected_shape("GET /countries") from None
+        return read_price_rows(rows)
 
     async def list_messages(self, *, status: str | None = None, page: int | None = None) -> MessagePage:
         params: dict[str, str | int] = {}
@@ -213,6 +237,36 @@ class SmsApi:
                 return None
             return error.retry_after
         return self._retry.backoff(attempt)
+
+
+def read_price_rows(rows: list[Any]) -> PriceRows:
+    countries: list[Country] = []
+    unpriced: dict[str, str] = {}
+    for row in rows:
+        try:
+            countries.append(Country.model_validate(row))
+        except ValidationError:
+            code = _listed_code(row)
+            logger.warning("the price list row of %s is not usable (no valid price); it is left out", code or "?")
+            if code is not None:
+                unpriced[code] = _listed_name(row, code)
+    priced = {country.country_code.upper() for country in countries}
+    return PriceRows(countries, {code: name for code, name in unpriced.items() if code not in priced})
+
+
+def _listed_code(row: object) -> str | None:
+    code = row.get("country_code") if isinstance(row, Mapping) else None
+    if isinstance(code, str) and len(code.strip()) == 2 and code.strip().isascii() and code.strip().isalpha():
+        return code.strip().upper()
+    return None  # a row without a code names no country to refuse
+
+
+def _listed_name(row: Mapping[str, Any], code: str) -> str:
+    # The name goes into a sentence for the model: only a short, printable one is kept.
+    name = row.get("country_name")
+    if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 64:
+        return name.strip()
+    return code
 
 
 def _json_body(response: httpx2.Response, method: str, path: str) -> Any:

@@ -10,6 +10,7 @@
     │   ├── RateLimited           429: too many requests; `retry_after` seconds
     │   └── UpstreamUnavailable   5xx, or any other unexpected status
     ├── InvalidResponse           a 2xx whose body is not the JSON we expect (an HTML page, truncated JSON)
+    │   └── InvalidBalance        a balance that is not a finite amount of dollars, at least zero
     └── TransportFailure          no complete answer arrived
         ├── ConnectFailed         the connection was never made: the request did not leave
         ├── UpstreamTimeout       no answer in time: the request may have been processed
@@ -33,6 +34,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectionLost",
     "InsufficientCredits",
+    "InvalidBalance",
     "InvalidResponse",
     "NotFound",
     "PermissionDenied",
@@ -103,6 +105,10 @@ class UpstreamUnavailable(ApiStatusError):
 class InvalidResponse(ApiError):
     # The API answered 2xx, so a POST was processed even though we cannot read the answer.
     request_may_have_been_processed = True
+
+
+class InvalidBalance(InvalidResponse):
+    pass
 
 
 class TransportFailure(ApiError):

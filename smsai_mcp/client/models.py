@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from smsai_mcp.client.amounts import AmountOrNone, UsableAmount
 
 
 class _Resource(BaseModel):
@@ -26,7 +30,7 @@ class TokenInfo(_Resource):
 class UserInfo(_Resource):
     name: str | None = None
     email: str | None = None
-    credits: float | None = None
+    credits: AmountOrNone = None
 
 
 class Me(_Resource):
@@ -39,26 +43,34 @@ class Me(_Resource):
 
 
 class Balance(_Resource):
-    credits_usd: float
+    credits_usd: UsableAmount
 
 
 class Country(_Resource):
     country_code: str
     country_name: str
     dial_code: str | None = None
-    price_usd: float
+    price_usd: UsableAmount
 
 
 class Message(_Resource):
     id: int
     to: str
     status: str  # sent, delivered, failed; any other value is passed through as the API gave it
-    price_usd: float | None = None
+    price_usd: AmountOrNone = None
     body: str | None = None
     sender_id: str | None = None
     nvia_message_id: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRows:
+    """The price list as read row by row: the usable rows, and the countries listed without a usable price."""
+
+    countries: list[Country]
+    unpriced: dict[str, str] = field(default_factory=dict)  # country code -> its name as listed, or the code
 
 
 class PageMeta(_Resource):

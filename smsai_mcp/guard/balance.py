@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from smsai_mcp.client.api import SmsApi
-from smsai_mcp.client.errors import ApiError
+from smsai_mcp.client.errors import ApiError, InvalidBalance
 from smsai_mcp.sms.estimate import usd
 
 __all__ = ["BalanceCache"]
@@ -26,9 +26,15 @@ class BalanceCache:
         if self._credits is None or self._clock() - self._fetched_at >= self._ttl:
             try:
                 self.update(usd((await self._api.balance()).credits_usd))
+            except InvalidBalance:
+                self.forget()
             except ApiError:
                 return self._credits
         return self._credits
+
+    def forget(self) -> None:
+        # An upstream whose balance is not an amount makes an older figure doubtful too: show none until a valid one.
+        self._credits = None
 
     def update(self, credits_usd: Decimal) -> None:
         self._credits = credits_usd

@@ -21,6 +21,7 @@ from typing import Literal
 
 import anyio
 
+from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
 from smsai_mcp.client.models import Message, MessagePage
@@ -29,7 +30,7 @@ from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
-from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
+from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import (
@@ -164,6 +165,8 @@ class SendGuard:
             raise _recipient_limit(number, recent, self._settings.max_per_recipient_per_hour)
         try:
             estimate = estimate_message(number, body, await self._prices.get())
+        except UnpricedDestination as exc:
+            raise Refusal(str(exc), code="country_unpriced") from None
         except ValueError as exc:
             raise Refusal(str(exc), code="country_not_listed") from None
         cap = self._settings.max_cost_per_message_usd
@@ -345,10 +348,26 @@ class SendGuard:
         )
 
     async def _settle(self, attempt: Attempt, message: Message) -> None:
-        charged = micro(Decimal(str(message.price_usd))) if message.price_usd is not None else attempt.reserved_micro
+        # A charge the answer does not state as an amount (missing, NaN, negative...) is booked at the estimate.
+        stated = bookable_charge(message.price_usd)
+        charged = micro(stated) if stated is not None else attempt.reserved_micro
         await self._store.settle(
             attempt.id, charged_micro=charged, message_id=message.id, message_json=message.model_dump_json()
         )
+        if charged > attempt.reserved_micro:
+            await self._refresh_prices_after_overcharge(attempt, charged)
+
+    async def _refresh_prices_after_overcharge(self, attempt: Attempt, charged_micro: int) -> None:
+        """The upstream charged more than its price list said: fetch the list again before the next estimate."""
+        logger.warning(
+            "the SMS for AI API charged %s USD where the price list gave %s USD; the price list will be fetched again",
+            usd_of_micro(charged_micro),
+            usd_of_micro(attempt.reserved_micro),
+        )
+        try:
+            await self._prices.forget()
+        except Exception:  # the message went out and is booked: that answer must not turn into a failure
+            logger.warning("could not mark the shared price list as out of date", exc_info=True)
 
     async def _look_up(self, attempt: Attempt) -> Message | None:
         """Find the attempt's message in the sent list: same number and text, dated since the attempt."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
-FaultResponse = Literal["normal", "status", "html", "malformed", "drop"]
+FaultResponse = Literal["normal", "status", "html", "malformed", "drop", "rewrite"]
 FAULT_RESPONSES: tuple[str, ...] = get_args(FaultResponse)
 
 
@@ -23,6 +24,11 @@ class Fault:
     status: int = 500  # for "status" and "html"
     body: dict[str, Any] | None = None  # for "status"; None means {"message": "Server Error"}
     headers: dict[str, str] = field(default_factory=dict)
+    # For "rewrite": the real answer, with each named field replaced by this raw JSON text verbatim (NaN, 1e999,
+    # "0.01", null...) or removed where the text is None; in a list answer (or its "data"), only in the rows
+    # whose fields equal `where`. A broken or hostile upstream's numbers, on demand.
+    rewrite: dict[str, str | None] | None = None
+    where: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.method is not None:
@@ -40,6 +46,14 @@ class Fault:
         for name, value in self.headers.items():
             if not isinstance(name, str) or not isinstance(value, str):
                 raise ValueError("fault headers must map strings to strings")
+        if self.response == "rewrite" and not self.rewrite:
+            raise ValueError('a "rewrite" fault needs rewrite: {"field": "raw JSON text", or null to remove it}')
+        for name, raw in (self.rewrite or {}).items():
+            if raw is not None:
+                try:
+                    json.loads(raw)  # Python's reading, which takes NaN and Infinity as a lax upstream might send
+                except ValueError:
+                    raise ValueError(f"fault rewrite of {name!r} is not a JSON value: {raw!r}") from None
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (self.path is None or self.path == path)
@@ -77,6 +91,10 @@ def _has_type(name: str, value: object) -> bool:
         return isinstance(value, str)
     if name == "status":
         return isinstance(value, int) and not isinstance(value, bool)
-    if name == "body":
+    if name in ("body", "where"):
         return value is None or isinstance(value, dict)
+    if name == "rewrite":
+        return value is None or (
+            isinstance(value, dict) and all(raw is None or isinstance(raw, str) for raw in value.values())
+        )
     return isinstance(value, dict)  # headers

@@ -16,10 +16,13 @@ from starlette.responses import Response
 Errors = dict[str, list[str]]
 
 
-def json_response(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_text(data: object) -> str:
     # PHP's json_encode escapes "/" by default; a client must not depend on either spelling.
-    content = json.dumps(data, separators=(",", ":")).replace("/", "\\/")
-    return Response(content, status_code=status, headers=headers, media_type="application/json")
+    return json.dumps(data, separators=(",", ":")).replace("/", "\\/")
+
+
+def json_response(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json_text(data), status_code=status, headers=headers, media_type="application/json")
 
 
 def message_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsai_mcp.sandbox.faults import Fault
+from smsai_mcp.sandbox.laravel import json_text
 
 SERVER_ERROR_BODY = b'{"message":"Server Error"}'
 
@@ -28,7 +30,7 @@ class _Answer:
 async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     body = await _read_body(receive)
     replay = _replaying(body, receive)
-    answer = await _capture(app, scope, replay) if fault.process else None
+    answer = await _capture(app, scope, replay) if fault.process or fault.response == "rewrite" else None
     if fault.delay_seconds > 0 and await _client_left_within(fault.delay_seconds, receive):
         return  # nobody is waiting for the answer any more
     extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fault.headers.items()]
@@ -42,6 +44,9 @@ async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, 
         await _respond(send, fault.status, [(b"content-type", b"application/json"), *extra], content)
     elif fault.response == "html":
         await _respond(send, fault.status, [(b"content-type", b"text/html"), *extra], _error_page(fault.status))
+    elif fault.response == "rewrite":
+        assert answer is not None  # captured above
+        await _respond(send, answer.status, answer.headers + extra, _rewritten(answer, fault))
     elif fault.response == "malformed":
         content = answer.body if answer is not None and len(answer.body) > 1 else SERVER_ERROR_BODY
         await _respond(send, 200, [(b"content-type", b"application/json"), *extra], content[: len(content) // 2])
@@ -63,6 +68,39 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _rewritten(answer: _Answer, fault: Fault) -> bytes:
+    """The answer's JSON with the fault's raw values spliced in as text, so even NaN and 1e999 arrive verbatim."""
+    if not 200 <= answer.status < 300:
+        return answer.body
+    try:
+        data = json.loads(answer.body)
+    except ValueError:
+        return answer.body
+    raw_by_marker: dict[str, str] = {}
+    for row in _rows_of(data):
+        if any(row.get(name) != value for name, value in (fault.where or {}).items()):
+            continue
+        for name, raw in (fault.rewrite or {}).items():
+            if raw is None:
+                row.pop(name, None)
+            else:
+                marker = f"@@sandbox-rewrite-{len(raw_by_marker)}@@"
+                raw_by_marker[marker] = raw
+                row[name] = marker
+    text = json_text(data)
+    for marker, raw in raw_by_marker.items():
+        text = text.replace(json.dumps(marker), raw)
+    return text.encode()
+
+
+def _rows_of(data: Any) -> list[dict[str, Any]]:
+    """The objects a rewrite applies to: a list's rows, a page's `data` rows, or the answer object itself."""
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    rows = data if isinstance(data, list) else [data]
+    return [row for row in rows if isinstance(row, dict)]
 
 
 def _error_page(status: int) -> bytes:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 
-from smsai_mcp.client.models import Country
+from smsai_mcp.client.models import Country, PriceRows
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.segments import Encoding, count_segments
 
-__all__ = ["MICRO_USD", "Estimate", "PriceList", "UnsupportedDestination", "estimate_message", "usd"]
+__all__ = [
+    "MICRO_USD",
+    "Estimate",
+    "PriceList",
+    "UnpricedDestination",
+    "UnsupportedDestination",
+    "estimate_message",
+    "usd",
+]
 
 MICRO_USD = Decimal("0.000001")
 
@@ -30,20 +38,42 @@ class UnsupportedDestination(ValueError):
     """The number is valid, but the API does not list its country (or lists no price for it)."""
 
 
+class UnpricedDestination(UnsupportedDestination):
+    """The API lists the number's country, but with no usable price: that country alone is refused for now."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceList:
-    """The upstream price list, keyed by ISO country code."""
+    """The upstream price list, keyed by ISO country code, and when it was fetched from the upstream."""
 
     by_code: Mapping[str, Country]
+    unpriced: Mapping[str, str] = field(default_factory=dict)  # listed without a usable price: code -> name
+    fetched_at: float = 0.0  # unix seconds
 
     @classmethod
-    def of(cls, countries: Iterable[Country]) -> PriceList:
-        return cls(MappingProxyType({country.country_code.upper(): country for country in countries}))
+    def of(
+        cls, countries: Iterable[Country], *, unpriced: Mapping[str, str] | None = None, fetched_at: float = 0.0
+    ) -> PriceList:
+        by_code = {country.country_code.upper(): country for country in countries}
+        left_out = {code: name for code, name in (unpriced or {}).items() if code not in by_code}
+        return cls(MappingProxyType(by_code), MappingProxyType(left_out), fetched_at)
+
+    @classmethod
+    def from_rows(cls, rows: PriceRows, *, fetched_at: float) -> PriceList:
+        return cls.of(rows.countries, unpriced=rows.unpriced, fetched_at=fetched_at)
 
     def country_for(self, number: PhoneNumber) -> Country:
-        country = self.by_code.get(number.region)
-        if country is None and number.region in _UK_NUMBERING_PLAN:
-            country = self.by_code.get("GB")
+        region = number.region
+        if region not in self.by_code and region not in self.unpriced and region in _UK_NUMBERING_PLAN:
+            region = "GB"
+        country = self.by_code.get(region)
+        if country is None and region in self.unpriced:
+            name = self.unpriced[region]
+            listed = f"{name} ({region})" if name != region else region
+            raise UnpricedDestination(
+                f"The SMS for AI price list gives no valid price for {listed} right now, so nothing can be sent "
+                "there until it does; other countries are not affected. Try again later."
+            )
         if country is None:
             raise UnsupportedDestination(
                 f"SMS for AI does not deliver to {number.region} ({number.international}); "

@@ -10,6 +10,8 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
     spent:<day>       micro-dollars charged or reserved that UTC day
     open              set of pending and unknown attempt ids
     claimed           sorted set of message ids matched to an attempt
+    cache:<key>       a value every replica shares (the price list), until its TTL
+    cachegen:<key>    how many times a replica forgot cache:<key>, so each drops its own copy
 """
 
 from __future__ import annotations
@@ -175,6 +177,15 @@ class RedisStore:
         value = await produce()
         await self._redis.set(name, value, px=int(ttl_seconds * 1000))
         return value
+
+    async def shared_generation(self, key: str) -> int:
+        return int(await self._redis.get(f"{self._prefix}cachegen:{key}") or 0)
+
+    async def forget_shared(self, key: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{self._prefix}cache:{key}")
+            pipe.incr(f"{self._prefix}cachegen:{key}")
+            await pipe.execute()
 
     async def ping(self) -> bool:
         from redis.exceptions import RedisError

@@ -57,6 +57,7 @@ CREATE INDEX IF NOT EXISTS attempts_by_fingerprint ON attempts (fingerprint, cre
 CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created_at);
 CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
+CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
 
 
@@ -173,6 +174,22 @@ class SqliteStore:
 
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         return await produce()
+
+    async def shared_generation(self, key: str) -> int:
+        row = await self._run(
+            lambda db: db.execute("SELECT generation FROM shared_generations WHERE key = ?", (key,)).fetchone()
+        )
+        return int(row[0]) if row is not None else 0
+
+    async def forget_shared(self, key: str) -> None:
+        # Nothing is stored to drop; the other processes on this file see the new generation and fetch afresh.
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO shared_generations (key, generation) VALUES (?, 1) "
+                "ON CONFLICT (key) DO UPDATE SET generation = generation + 1",
+                (key,),
+            )
+        )
 
     async def ping(self) -> bool:
         try:

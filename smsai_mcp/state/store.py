@@ -153,6 +153,12 @@ class StateStore(Protocol):
         """A value every process sharing this store may reuse for `ttl_seconds` (the price list): Redis keeps
         it for all replicas; SQLite, whose processes share one machine, just produces it."""
 
+    async def shared_generation(self, key: str) -> int:
+        """How many times any process sharing this store forgot the shared value `key` (0 if never)."""
+
+    async def forget_shared(self, key: str) -> None:
+        """Drop the shared value `key` and count one more generation, so every process drops its own copy too."""
+
     async def ping(self) -> bool:
         """Whether the store answers now (for readiness checks); never raises."""
 
