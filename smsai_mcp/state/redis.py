@@ -15,9 +15,10 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from smsai_mcp.state.store import (
     DAY_SECONDS,
@@ -30,12 +31,19 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StoreUnavailable,
     repeated,
 )
 
 __all__ = ["RedisStore"]
 
 _KEEP_SECONDS = IDEMPOTENCY_SECONDS + DAY_SECONDS
+# A person may be waiting on every call: connect and answer within seconds, retry a blip twice, then refuse.
+_CONNECT_SECONDS = 2.0
+_REPLY_SECONDS = 5.0
+_RETRIES = 2
+P = ParamSpec("P")
+T = TypeVar("T")
 _OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
 _IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
 
@@ -149,6 +157,21 @@ return count
 )
 
 
+def _reachable(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A Redis that does not answer in time is the store out of reach, whatever the client library calls it."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            return await method(*args, **kwargs)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise StoreUnavailable("unreachable") from exc
+
+    return guarded
+
+
 class RedisStore:
     """Works on any redis-py asyncio client; `prefix` keeps tenants apart."""
 
@@ -164,9 +187,19 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
         import redis.asyncio  # only when Redis is configured
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
 
-        return cls(redis.asyncio.Redis.from_url(url, decode_responses=True), prefix=prefix)
+        client = redis.asyncio.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=_CONNECT_SECONDS,
+            socket_timeout=_REPLY_SECONDS,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), _RETRIES),
+        )
+        return cls(client, prefix=prefix)
 
+    @_reachable
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         name = f"{self._prefix}cache:{key}"
         cached = await self._redis.get(name)
@@ -184,6 +217,7 @@ class RedisStore:
         except (RedisError, OSError):
             return False
 
+    @_reachable
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
         created = {name: getattr(attempt, name) for name in _IMMUTABLE}
@@ -212,6 +246,7 @@ class RedisStore:
                 return BudgetExceeded(int(spent))
         raise RuntimeError(f"unexpected reply from the begin script: {reply!r}")
 
+    @_reachable
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
     ) -> Attempt | None:
@@ -224,23 +259,29 @@ class RedisStore:
         found = await self._find(args=[self._prefix, index, repr(since)])
         return None if found is None else await self._load(str(found))
 
+    @_reachable
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         return int(await self._recent(args=[self._prefix, recipient, repr(now - 3600)]))
 
+    @_reachable
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
         await self._finish(
             args=[self._prefix, attempt_id, "sent", charged_micro, message_id, message_json, _KEEP_SECONDS]
         )
 
+    @_reachable
     async def release(self, attempt_id: str) -> None:
         await self._finish(args=[self._prefix, attempt_id, "released"])
 
+    @_reachable
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._mark_unknown(args=[self._prefix, attempt_id])
 
+    @_reachable
     async def spent_micro(self, day: str) -> int:
         return int(await self._redis.get(f"{self._prefix}spent:{day}") or 0)
 
+    @_reachable
     async def unresolved(self) -> list[Attempt]:
         attempts = []
         for attempt_id in await self._redis.smembers(f"{self._prefix}open"):
@@ -251,6 +292,7 @@ class RedisStore:
                 attempts.append(attempt)
         return sorted(attempts, key=lambda attempt: attempt.created_at)
 
+    @_reachable
     async def claimed_message_ids(self) -> set[int]:
         return {int(member) for member in await self._redis.zrange(f"{self._prefix}claimed", 0, -1)}
 
@@ -263,6 +305,7 @@ class RedisStore:
             raise LookupError(f"attempt {attempt_id} is not in Redis")
         return attempt
 
+    @_reachable
     async def _load_if_kept(self, attempt_id: str) -> Attempt | None:
         fields: dict[str, str] = await self._redis.hgetall(f"{self._prefix}a:{attempt_id}")
         if "attempt" not in fields:

@@ -6,8 +6,10 @@ processes (or two threads) can never both read "there is room in the budget" and
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, fields
 from pathlib import Path
@@ -26,10 +28,17 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StoreUnavailable,
     repeated,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["LOCK_WAIT_SECONDS", "SqliteStore"]
+
+logger = logging.getLogger(__name__)
+
+# How long a call waits for a ledger that another process holds before it is refused: a person may be waiting.
+LOCK_WAIT_SECONDS = 5.0
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
 _COLUMNS = [field.name for field in fields(Attempt)]
@@ -64,7 +73,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used by one worker thread at a time; the lock orders this process's callers.
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
@@ -74,15 +83,33 @@ class SqliteStore:
     def _prune(self) -> None:
         # Rows older than the idempotency horizon (and a day's margin) no longer decide anything.
         with self._lock:
-            self._db.execute(
-                "DELETE FROM attempts WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
-                (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
-            )
+            try:
+                self._db.execute(
+                    "DELETE FROM attempts "
+                    "WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
+                    (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
+                )
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
+                    raise
+                logger.info("the ledger is busy; old attempts will be pruned at a later start")
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+
         def locked() -> T:
-            with self._lock:
+            # One deadline for both waits, this process's callers and another process's write lock.
+            if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                raise StoreUnavailable("locked")
+            try:
+                self._db.execute(f"PRAGMA busy_timeout = {int(max(deadline - time.monotonic(), 0) * 1000)}")
                 return work(self._db)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in _BUSY_CODES:
+                    raise StoreUnavailable("locked") from exc
+                raise
+            finally:
+                self._lock.release()
 
         return await anyio.to_thread.run_sync(locked)
 

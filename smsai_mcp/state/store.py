@@ -29,6 +29,7 @@ __all__ = [
     "KeyReusedForAnotherMessage",
     "RecipientLimitReached",
     "StateStore",
+    "StoreUnavailable",
     "repeated",
 ]
 
@@ -97,6 +98,14 @@ class BudgetExceeded:
 @dataclass(frozen=True, slots=True)
 class ConfirmationAlreadyUsed:
     pass
+
+
+class StoreUnavailable(Exception):
+    """The store could not be read or written in time: `locked` by another process, or `unreachable`."""
+
+    def __init__(self, why: Literal["locked", "unreachable"]) -> None:
+        super().__init__(f"the state store is {why}")
+        self.why = why
 
 
 BeginResult = (
