@@ -192,6 +192,37 @@ async def test_a_confirmation_counts_once(open_store: StoreFactory) -> None:
     assert isinstance(again, ConfirmationAlreadyUsed)
 
 
+async def test_a_confirmation_refused_before_processing_counts_again(open_store: StoreFactory) -> None:
+    store, other = open_store(), open_store()
+    refused = attempt(confirmation="c1")
+    await store.begin(begin_request(refused), now=NOW)
+    await store.release_refused(refused.id)
+    assert await store.spent_micro(DAY) == 0
+    assert isinstance(await other.begin(begin_request(attempt(confirmation="c1")), now=NOW + 1), Begun)
+    # Used again by an attempt that may go out: used up from now on.
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 2)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+
+
+@pytest.mark.parametrize("outcome", ["sent", "unknown", "released-after-a-lookup"])
+async def test_a_confirmation_whose_post_may_have_gone_out_stays_used(open_store: StoreFactory, outcome: str) -> None:
+    store = open_store()
+    first = attempt(confirmation="c1")
+    await store.begin(begin_request(first), now=NOW)
+    if outcome == "sent":
+        await store.settle(first.id, charged_micro=10_000, message_id=1, message_json="{}")
+    elif outcome == "unknown":
+        await store.mark_unknown(first.id)
+    else:
+        await store.mark_unknown(first.id)
+        await store.release(first.id)
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 1)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+    await store.release_refused(first.id)  # too late: the attempt is no longer pending
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 2)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+
+
 async def test_hourly_limit_per_recipient(open_store: StoreFactory) -> None:
     store = open_store()
     for n in range(2):

@@ -316,7 +316,7 @@ class SendGuard:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
         except ApiError as exc:
             if not exc.request_may_have_been_processed:
-                await self._store.release(attempt.id)
+                await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
                 reason = type(exc).__name__
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None

@@ -107,12 +107,14 @@ return {'begun'}
 """
 )
 
-# Moves an open attempt to sent or released and corrects the day's spend by the difference.
+# Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
+# the API refused before processing it ('refused') is released and frees its confirmation.
 _FINISH = """
 local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
 local hash = p .. 'a:' .. id
 local status = redis.call('HGET', hash, 'status')
 if status ~= 'pending' and status ~= 'unknown' then return 0 end
+if outcome == 'refused' and status ~= 'pending' then return 0 end
 local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
 local delta = -a.reserved_micro
 if outcome == 'sent' then
@@ -122,6 +124,10 @@ if outcome == 'sent' then
   redis.call('ZREMRANGEBYSCORE', p .. 'claimed', '-inf', '(' .. (a.created_at - tonumber(ARGV[7])))
 else
   redis.call('HSET', hash, 'status', 'released')
+  local confirmation = a.confirmation_id
+  if outcome == 'refused' and confirmation ~= cjson.null and redis.call('GET', p .. 'conf:' .. confirmation) == id then
+    redis.call('DEL', p .. 'conf:' .. confirmation)
+  end
 end
 redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
 redis.call('SREM', p .. 'open', id)
@@ -272,6 +278,10 @@ class RedisStore:
     @_reachable
     async def release(self, attempt_id: str) -> None:
         await self._finish(args=[self._prefix, attempt_id, "released"])
+
+    @_reachable
+    async def release_refused(self, attempt_id: str) -> None:
+        await self._finish(args=[self._prefix, attempt_id, "refused"])
 
     @_reachable
     async def mark_unknown(self, attempt_id: str) -> None:

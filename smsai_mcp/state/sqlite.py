@@ -177,6 +177,14 @@ class SqliteStore:
             )
         )
 
+    async def release_refused(self, attempt_id: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE attempts SET status='released', confirmation_id=NULL WHERE id=? AND status='pending'",
+                (attempt_id,),
+            )
+        )
+
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._run(
             lambda db: db.execute("UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,))

@@ -6,6 +6,7 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 
     pending  --settle-->  sent        the API charged `charged_micro`
     pending  --release--> released    nothing went out; the reservation is given back
+    pending  --release_refused-->     the same, and its confirmation may be used again: it led to no message
     pending  --unknown--> unknown     the outcome is unknown; the reservation is kept until it is known
     unknown  --settle/release-->      once a later lookup finds the message, or shows it never went out
 """
@@ -145,6 +146,10 @@ class StateStore(Protocol):
 
     async def release(self, attempt_id: str) -> None:
         """Nothing went out: give the reservation back."""
+
+    async def release_refused(self, attempt_id: str) -> None:
+        """The API refused the POST before it could process it: give the reservation back and free the
+        confirmation, atomically, so the person may confirm the same message again (only a pending attempt)."""
 
     async def mark_unknown(self, attempt_id: str) -> None:
         """The outcome is unknown: keep the reservation until a lookup settles it."""
