@@ -33,6 +33,7 @@ from smsai_mcp.state.store import (
     RecipientLimitReached,
     StoreUnavailable,
     repeated,
+    without_text,
 )
 
 __all__ = ["RedisStore"]
@@ -272,7 +273,15 @@ class RedisStore:
     @_reachable
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
         await self._finish(
-            args=[self._prefix, attempt_id, "sent", charged_micro, message_id, message_json, _KEEP_SECONDS]
+            args=[
+                self._prefix,
+                attempt_id,
+                "sent",
+                charged_micro,
+                message_id,
+                without_text(message_json),
+                _KEEP_SECONDS,
+            ]
         )
 
     @_reachable

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     HOUR_SECONDS,
@@ -30,6 +31,7 @@ from smsai_mcp.state.store import (
     RecipientLimitReached,
     StoreUnavailable,
     repeated,
+    without_text,
 )
 
 __all__ = ["LOCK_WAIT_SECONDS", "SqliteStore"]
@@ -67,16 +69,25 @@ CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created
 CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
 """
+# Older versions kept the message's text in its record.
+_SCRUB_TEXT = """
+UPDATE attempts SET message_json = json_remove(message_json, '$.body')
+WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') IS NOT NULL ELSE 0 END
+"""
 
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
         # One connection, used by one worker thread at a time; the lock orders this process's callers.
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
+        self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
+        for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
+            private_file(path.with_name(path.name + suffix), create=False)
         self._db.executescript(_SCHEMA)
         self._prune()
 
@@ -89,6 +100,7 @@ class SqliteStore:
                     "WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
                     (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
                 )
+                self._db.execute(_SCRUB_TEXT)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
                     raise
@@ -166,7 +178,7 @@ class SqliteStore:
             lambda db: db.execute(
                 "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
                 "WHERE id=? AND status IN ('pending', 'unknown')",
-                (charged_micro, message_id, message_json, attempt_id),
+                (charged_micro, message_id, without_text(message_json), attempt_id),
             )
         )
 

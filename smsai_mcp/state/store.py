@@ -13,6 +13,7 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -32,6 +33,7 @@ __all__ = [
     "StateStore",
     "StoreUnavailable",
     "repeated",
+    "without_text",
 ]
 
 AttemptStatus = Literal["pending", "sent", "unknown", "released"]
@@ -55,7 +57,7 @@ class Attempt:
     reserved_micro: int
     charged_micro: int | None = None
     message_id: int | None = None
-    message_json: str | None = None  # the API's record of the message, returned again for duplicates
+    message_json: str | None = None  # the API's record of the message without its text, returned for duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,14 @@ BeginResult = (
 )
 
 
+def without_text(message_json: str) -> str:
+    """The API's record of a message as the store keeps it: everything but the text (CONTRACT, state privacy)."""
+    record = json.loads(message_json)
+    if isinstance(record, dict):
+        record.pop("body", None)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
 def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentReplay | KeyReusedForAnotherMessage:
     """What an earlier attempt found by key (or, without one, by the duplicate window) makes of a new one."""
     if attempt.idempotency_key is None:
@@ -142,7 +152,7 @@ class StateStore(Protocol):
         """Attempts to this number in the last hour that went out or may have."""
 
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        """The message went out: replace the reservation with what the API charged."""
+        """The message went out: replace the reservation with what the API charged; keep its record, not its text."""
 
     async def release(self, attempt_id: str) -> None:
         """Nothing went out: give the reservation back."""
