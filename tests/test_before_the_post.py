@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,10 +18,23 @@ from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import build_server
-from tests.conftest import ERAS, posts, text_of
-from tests.guard_helpers import US, US_MASKED, Person, asked, assert_nothing_sent, balance, connect, send, sent
-from tests.processes import free_port
+from tests.conftest import ERAS, SEND_PATH, posts, text_of
+from tests.guard_helpers import (
+    US,
+    US_MASKED,
+    Person,
+    asked,
+    assert_nothing_sent,
+    balance,
+    connect,
+    ledger,
+    send,
+    sent,
+    upstream_env,
+)
+from tests.processes import free_port, http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -65,6 +79,35 @@ async def test_locked_ledger_refuses_saying_nothing_was_sent(settings: Settings,
     assert refusals(settings) == [(US_MASKED, "ledger_locked")]
 
 
+async def test_ledger_locked_while_the_post_is_in_flight_still_records_the_send(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """The short wait is for a person before the POST; once the message may be out, its outcome is recorded."""
+    assert settings.state_dir is not None
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=0.5))
+    async with connect(settings, "legacy") as client:
+        results: list[CallToolResult] = []
+
+        async def send_slowly() -> None:
+            results.append(await send(client, body="Held up on the way back"))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_slowly)
+            with anyio.fail_after(10):
+                while posts(sandbox) == 0:  # noqa: ASYNC110 - waiting for the sandbox's thread
+                    await anyio.sleep(0.01)
+            other_process = sqlite3.connect(settings.state_dir / "state.db", isolation_level=None)
+            other_process.execute("BEGIN IMMEDIATE")
+            await anyio.sleep(6)  # longer than a send waits before its POST
+            other_process.execute("ROLLBACK")
+            other_process.close()
+    [result] = results
+    message = sent(result)["message"]
+    [attempt] = ledger(settings.state_dir)
+    assert (attempt["status"], attempt["message_id"]) == ("sent", message["id"])
+    assert posts(sandbox) == 1
+
+
 async def test_unreachable_ledger_refuses_saying_nothing_was_sent(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:
@@ -104,6 +147,20 @@ async def test_failing_elicitation_handler_is_a_tool_error_not_32603(
         sent(await send(client, body="Please confirm"))
     assert posts(sandbox) == 1
     assert refusals(settings) == [(US_MASKED, "elicitation_failed")]
+
+
+async def test_failing_elicitation_handler_over_http_is_a_tool_error_not_32603(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Over Streamable HTTP the SDK would answer the failure with JSON-RPC -32603: the real process, as hosts run it."""
+    state_dir = tmp_path / "state"
+    env = upstream_env(sandbox_url, state_dir, SMSAI_CONFIRM="auto")
+    with http_server([], env, tmp_path / "server.log") as url:
+        async with Client(url, mode="legacy", elicitation_callback=_handler_that_raises) as client:
+            result = await send(client, body="Please confirm")
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="confirm")
+    lines = [json.loads(line) for line in (state_dir / "audit.jsonl").read_text().splitlines()]
+    assert [(line["outcome"], line["reason"]) for line in lines] == [("refused", "elicitation_failed")]
 
 
 UNREADABLE_ANSWERS = [

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from smsai_mcp.config import ConfigError
 from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.sms.estimate import Estimate
-from smsai_mcp.state.private import PRIVATE_FILE_MODE, private_dir, private_file
+from smsai_mcp.state.private import private_dir, private_file
 
 __all__ = ["ConfirmForm", "ConfirmationTokens", "Question", "load_or_create_secret"]
 
@@ -84,10 +84,10 @@ def load_or_create_secret(state_dir: Path) -> bytes:
     descriptor, temporary = tempfile.mkstemp(dir=state_dir, prefix=".secret-")
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)  # whatever the umask
             handle.write(secrets.token_bytes(SECRET_BYTES))
             handle.flush()
             os.fsync(handle.fileno())
+        private_file(Path(temporary), create=False)  # 0600 whatever the umask, before anyone can see the name
         with contextlib.suppress(FileExistsError):  # another process linked its secret first: use theirs
             os.link(temporary, path)
             _sync_directory(state_dir)

@@ -39,7 +39,8 @@ def private_dir(path: Path, *, own_root: Path | None = None) -> Path:
 
 def private_file(path: Path, *, create: bool = True) -> None:
     """Make `path` 0600 (created empty when missing and `create`); a file another user owns is left alone."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    # Never through a symbolic link: in a shared directory one could point the chmod at another file.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
     try:
         descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
     except FileNotFoundError:
@@ -48,8 +49,8 @@ def private_file(path: Path, *, create: bool = True) -> None:
         return
     try:
         status = os.fstat(descriptor)
-        if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) != PRIVATE_FILE_MODE:
-            os.fchmod(descriptor, PRIVATE_FILE_MODE)
+        if _mine(status) and stat.S_IMODE(status.st_mode) != PRIVATE_FILE_MODE:
+            os.chmod(descriptor if os.chmod in os.supports_fd else path, PRIVATE_FILE_MODE)
     finally:
         os.close(descriptor)
 
@@ -57,5 +58,9 @@ def private_file(path: Path, *, create: bool = True) -> None:
 def _tighten(directory: Path) -> None:
     status = directory.stat()
     current = stat.S_IMODE(status.st_mode)
-    if status.st_uid == os.geteuid() and current & 0o077:
+    if _mine(status) and current & 0o077:
         os.chmod(directory, current & ~0o077)
+
+
+def _mine(status: os.stat_result) -> bool:
+    return not hasattr(os, "geteuid") or status.st_uid == os.geteuid()  # no owners to compare on Windows

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # How long a call waits for a ledger that another process holds before it is refused: a person may be waiting.
 LOCK_WAIT_SECONDS = 5.0
+# Recording what became of a POST outranks a quick answer: the message may be out, its cost must be on the books.
+_RECORD_WAIT_SECONDS = 30.0
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
@@ -106,8 +108,8 @@ class SqliteStore:
                     raise
                 logger.info("the ledger is busy; old attempts will be pruned at a later start")
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    async def _run(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
+        deadline = time.monotonic() + wait
 
         def locked() -> T:
             # One deadline for both waits, this process's callers and another process's write lock.
@@ -179,14 +181,16 @@ class SqliteStore:
                 "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
                 "WHERE id=? AND status IN ('pending', 'unknown')",
                 (charged_micro, message_id, without_text(message_json), attempt_id),
-            )
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def release(self, attempt_id: str) -> None:
         await self._run(
             lambda db: db.execute(
                 "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')", (attempt_id,)
-            )
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def release_refused(self, attempt_id: str) -> None:
@@ -194,12 +198,16 @@ class SqliteStore:
             lambda db: db.execute(
                 "UPDATE attempts SET status='released', confirmation_id=NULL WHERE id=? AND status='pending'",
                 (attempt_id,),
-            )
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._run(
-            lambda db: db.execute("UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,))
+            lambda db: db.execute(
+                "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def spent_micro(self, day: str) -> int:
