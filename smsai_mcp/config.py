@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from smsai_mcp.state.private import private_dir
+
 __all__ = ["DEFAULT_BASE_URL", "ConfigError", "ConfirmMode", "Settings", "is_loopback_host"]
 
 DEFAULT_BASE_URL = "https://www.smsforai.com/api/v1"
@@ -73,7 +75,7 @@ class Settings(BaseModel):
         """The state directory, made if need be; refused at start, naming the variable, if it cannot be written."""
         path = self.resolved_state_dir()
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            private_dir(path, own_root=_default_state_dir())  # 0700; a directory the user chose keeps its mode
             # A probe of its own (processes sharing the directory may start together), removed on close.
             with tempfile.NamedTemporaryFile(dir=path, prefix=".smsai-write-check-"):
                 pass
@@ -85,11 +87,13 @@ class Settings(BaseModel):
         return path
 
     def resolved_state_dir(self) -> Path:
-        if self.state_dir is not None:
-            return self.state_dir
-        from platformdirs import user_data_dir  # only needed once state is opened
+        return self.state_dir if self.state_dir is not None else _default_state_dir()
 
-        return Path(user_data_dir("smsai-mcp", appauthor=False))
+
+def _default_state_dir() -> Path:
+    from platformdirs import user_data_dir  # only needed once state is opened
+
+    return Path(user_data_dir("smsai-mcp", appauthor=False))
 
 
 def is_loopback_host(host: str) -> bool:

@@ -144,7 +144,7 @@ def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack, clock
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
         return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
     api = SmsApi(http, token=settings.api_token, base_url=settings.base_url, token_variable=settings.api_token_variable)
-    state_dir = settings.resolved_state_dir()
+    state_dir = settings.ensure_state_dir()  # private, and refused by name if it cannot be written
     store = open_store(settings, tenant=tenant.name)
     stack.push_async_callback(store.close)
     prices = PriceCache(api.price_list, shared=SharedPriceList(store), clock=clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -17,6 +18,7 @@ import httpx2
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import ServerRequestContext
 from mcp.server.elicitation import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -31,13 +33,14 @@ from pydantic import Field
 
 from smsai_mcp import __version__
 from smsai_mcp.arguments import ArgumentCheck
+from smsai_mcp.asking import AskingFailures, CallProgress, about_to_ask, body_runs, planned
 from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.errors import ApiError, InvalidBalance, NotFound
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.confirm import ConfirmForm
 from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome, usd_of_micro
-from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal
+from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal, ledger_refusal, ledger_trouble
 from smsai_mcp.results import (
     BalanceResult,
     CountriesResult,
@@ -49,7 +52,8 @@ from smsai_mcp.results import (
 )
 from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, LiveRuntime, Runtime, TenantRuntime, ToolRefusal, open_runtime
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
-from smsai_mcp.sms.phone import InvalidPhoneNumber
+from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+from smsai_mcp.state.store import StoreUnavailable
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
 __all__ = ["build_server", "can_elicit"]
@@ -97,6 +101,8 @@ def _failure_text(exc: Exception, *, sending: bool, may_have_posted: bool = True
         return (NOTHING_SENT if sending else "") + str(exc)
     if isinstance(exc, ApiError):
         return (NOTHING_SENT if sending else "") + exc.message
+    if isinstance(exc, StoreUnavailable) and not sending:
+        return ledger_trouble(exc)
     logger.exception("unexpected failure in a tool")
     if sending and not may_have_posted:
         return NOTHING_SENT + "smsai-mcp hit an internal error (details are in its log). Try again later."
@@ -220,6 +226,7 @@ def build_server(
         request_state_security=request_state_security,
         auth=auth,
         token_verifier=token_verifier,
+        middleware=[AskingFailures({"send_sms"}, _audit_failed_asking)],
     )
     _add_tools(mcp, offer_send=not all(tenant.settings.read_only for tenant in served.values()))
     mcp._lowlevel_server.middleware.append(  # the SDK's documented middleware list
@@ -230,6 +237,22 @@ def build_server(
 
 async def _input_schemas(mcp: MCPServer[Runtime]) -> Mapping[str, dict[str, Any]]:
     return {tool.name: tool.input_schema for tool in await mcp.list_tools()}
+
+
+async def _audit_failed_asking(
+    ctx: ServerRequestContext[Any, Any], arguments: Mapping[str, Any], progress: CallProgress
+) -> None:
+    guard = cast(Runtime, ctx.lifespan_context).for_request().guard
+    if guard is None:
+        return
+    prepared = progress.plan.prepared if isinstance(progress.plan, Planned) else None
+    if prepared is not None:
+        await guard.audit_refusal(prepared.number.e164, "elicitation_failed", prepared.estimate)
+        return
+    to = str(arguments.get("to", ""))
+    with contextlib.suppress(InvalidPhoneNumber):  # a number that does not parse is masked as given
+        to = parse_e164(to).e164
+    await guard.audit_refusal(to, "elicitation_failed", None)
 
 
 def can_elicit(ctx: Context[Runtime]) -> bool:
@@ -278,9 +301,13 @@ async def plan_send(
     try:
         guard = ctx.request_context.lifespan_context.for_request().require_guard()
         prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
+    except StoreUnavailable as exc:
+        return Planned(refusal=ledger_refusal(exc))
     except Exception as exc:  # a resolver must not raise: the SDK would hide the reason; the tool body raises it
         return Planned(refusal=exc)
-    return Planned(prepared=prepared)
+    plan = Planned(prepared=prepared)
+    planned(plan)
+    return plan
 
 
 async def ask_person(
@@ -294,7 +321,9 @@ async def ask_person(
     if not can_elicit(ctx):
         return NOT_ASKED
     balance = await runtime.balances.get() if runtime.balances is not None else None
-    return Elicit(runtime.require_guard().question(prepared, balance).render(), ConfirmForm)
+    question = runtime.require_guard().question(prepared, balance).render()
+    about_to_ask()
+    return Elicit(question, ConfirmForm)
 
 
 def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
@@ -310,6 +339,7 @@ def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
         idempotency_key: IdempotencyKeyArg = None,
         confirmation_token: ConfirmationTokenArg = None,
     ) -> SendResult:
+        body_runs()
         runtime = ctx.request_context.lifespan_context.for_request()
         if runtime.settings.read_only:
             raise ToolRefusal(NOTHING_SENT + "This service is read-only for your access key: it may not send SMS.")

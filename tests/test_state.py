@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -190,6 +191,79 @@ async def test_a_confirmation_counts_once(open_store: StoreFactory) -> None:
     await store.begin(begin_request(attempt(confirmation="c1", body="a")), now=NOW)
     again = await store.begin(begin_request(attempt(confirmation="c1", body="b")), now=NOW)
     assert isinstance(again, ConfirmationAlreadyUsed)
+
+
+async def test_a_confirmation_refused_before_processing_counts_again(open_store: StoreFactory) -> None:
+    store, other = open_store(), open_store()
+    refused = attempt(confirmation="c1")
+    await store.begin(begin_request(refused), now=NOW)
+    await store.release_refused(refused.id)
+    assert await store.spent_micro(DAY) == 0
+    assert isinstance(await other.begin(begin_request(attempt(confirmation="c1")), now=NOW + 1), Begun)
+    # Used again by an attempt that may go out: used up from now on.
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 2)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+
+
+@pytest.mark.parametrize("outcome", ["sent", "unknown", "released-after-a-lookup"])
+async def test_a_confirmation_whose_post_may_have_gone_out_stays_used(open_store: StoreFactory, outcome: str) -> None:
+    store = open_store()
+    first = attempt(confirmation="c1")
+    await store.begin(begin_request(first), now=NOW)
+    if outcome == "sent":
+        await store.settle(first.id, charged_micro=10_000, message_id=1, message_json="{}")
+    elif outcome == "unknown":
+        await store.mark_unknown(first.id)
+    else:
+        await store.mark_unknown(first.id)
+        await store.release(first.id)
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 1)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+    await store.release_refused(first.id)  # too late: the attempt is no longer pending
+    again = await store.begin(begin_request(attempt(confirmation="c1"), window=0), now=NOW + 2)
+    assert isinstance(again, ConfirmationAlreadyUsed)
+
+
+def files_in(directory: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file())
+
+
+async def raw_contents(store: StateStore, state_dir: Path) -> bytes:
+    """Everything the store holds, read around it: the SQLite files, or every Redis key under its prefix."""
+    if isinstance(store, SqliteStore):
+        return files_in(state_dir)
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    chunks: list[bytes] = []
+    try:
+        async for key in client.scan_iter(match=f"{store._prefix}*"):  # type: ignore[attr-defined]
+            kind = (await client.type(key)).decode()
+            value: object = {
+                "string": client.get,
+                "hash": client.hgetall,
+                "set": client.smembers,
+                "zset": lambda k: client.zrange(k, 0, -1),
+            }[kind](key)
+            chunks.append(key + repr(await value).encode())  # type: ignore[misc]
+    finally:
+        await client.aclose()
+    return b"".join(chunks)
+
+
+async def test_the_store_keeps_no_message_text(open_store: StoreFactory, tmp_path: Path) -> None:
+    store = open_store()
+    a = attempt()  # the test's fingerprints spell the body out; the record alone carries the text here
+    await store.begin(begin_request(a), now=NOW)
+    record = {"id": 7, "to": "+12025551234", "status": "sent", "price_usd": 0.01, "body": "The vault code is 918273"}
+    await store.settle(a.id, charged_micro=10_000, message_id=7, message_json=json.dumps(record))
+    kept = await store.find_earlier(
+        fingerprint=a.fingerprint, idempotency_key=None, duplicate_window_seconds=600, now=NOW
+    )
+    assert kept is not None
+    assert kept.message_json is not None
+    assert json.loads(kept.message_json) == {key: value for key, value in record.items() if key != "body"}
+    assert b"918273" not in await raw_contents(store, tmp_path)
 
 
 async def test_hourly_limit_per_recipient(open_store: StoreFactory) -> None:

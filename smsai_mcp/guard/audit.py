@@ -12,13 +12,15 @@ from typing import Any
 import anyio.to_thread
 
 from smsai_mcp.sms.phone import mask_number
+from smsai_mcp.state.private import private_dir, private_file
 
 __all__ = ["AuditLog"]
 
 
 class AuditLog:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # 0600 whatever the umask, and an older, looser file tightened
         self.path = path
         self._lock = threading.Lock()
 

@@ -29,7 +29,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
-from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
+from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
@@ -44,6 +44,7 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     RecipientLimitReached,
     StateStore,
+    StoreUnavailable,
 )
 
 __all__ = ["Prepared", "SendGuard", "SendOutcome"]
@@ -283,15 +284,18 @@ class SendGuard:
     async def _reserve_and_post(self, attempt: Attempt, prepared: Prepared) -> SendOutcome:
         estimate = prepared.estimate
         now = attempt.created_at
-        begun = await self._store.begin(
-            BeginRequest(
-                attempt=attempt,
-                daily_budget_micro=micro(self._settings.daily_budget_usd),
-                max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
-                duplicate_window_seconds=self._settings.duplicate_window_seconds,
-            ),
-            now=now,
-        )
+        try:
+            begun = await self._store.begin(
+                BeginRequest(
+                    attempt=attempt,
+                    daily_budget_micro=micro(self._settings.daily_budget_usd),
+                    max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
+                    duplicate_window_seconds=self._settings.duplicate_window_seconds,
+                ),
+                now=now,
+            )
+        except StoreUnavailable as exc:
+            raise ledger_refusal(exc) from None
         match begun:
             case Begun():
                 pass
@@ -315,7 +319,7 @@ class SendGuard:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
         except ApiError as exc:
             if not exc.request_may_have_been_processed:
-                await self._store.release(attempt.id)
+                await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
                 reason = type(exc).__name__
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None

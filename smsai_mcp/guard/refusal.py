@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal"]
+from smsai_mcp.state.store import StoreUnavailable
+
+__all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal", "ledger_refusal", "ledger_trouble"]
 
 NOTHING_SENT = "Nothing was sent. "
 
@@ -30,3 +32,22 @@ class OutcomeUnknown(Exception):
 
     def text(self) -> str:
         return str(self)
+
+
+def ledger_trouble(error: StoreUnavailable) -> str:
+    """Why the ledger could not be used, and what to do, for any tool that needs it."""
+    if error.why == "locked":
+        return (
+            "The spend ledger is locked by another smsai-mcp process sharing SMSAI_STATE_DIR and did not free up in "
+            "time; try again in a moment. If it stays locked, look for a stuck process using that directory."
+        )
+    return (
+        "The spend ledger is out of reach (the Redis server in SMSAI_STATE_URL does not answer); try again in a "
+        "moment, and if it persists check that Redis is running and reachable from this server."
+    )
+
+
+def ledger_refusal(error: StoreUnavailable) -> Refusal:
+    """A send refused before its POST because the ledger could not be checked or written."""
+    code = "ledger_locked" if error.why == "locked" else "ledger_unreachable"
+    return Refusal(ledger_trouble(error), code=code)

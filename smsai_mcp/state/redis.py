@@ -17,9 +17,10 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from smsai_mcp.state.store import (
     DAY_SECONDS,
@@ -32,12 +33,20 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StoreUnavailable,
     repeated,
+    without_text,
 )
 
 __all__ = ["RedisStore"]
 
 _KEEP_SECONDS = IDEMPOTENCY_SECONDS + DAY_SECONDS
+# A person may be waiting on every call: connect and answer within seconds, retry a blip twice, then refuse.
+_CONNECT_SECONDS = 2.0
+_REPLY_SECONDS = 5.0
+_RETRIES = 2
+P = ParamSpec("P")
+T = TypeVar("T")
 _OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
 _IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
 
@@ -101,12 +110,14 @@ return {'begun'}
 """
 )
 
-# Moves an open attempt to sent or released and corrects the day's spend by the difference.
+# Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
+# the API refused before processing it ('refused') is released and frees its confirmation.
 _FINISH = """
 local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
 local hash = p .. 'a:' .. id
 local status = redis.call('HGET', hash, 'status')
 if status ~= 'pending' and status ~= 'unknown' then return 0 end
+if outcome == 'refused' and status ~= 'pending' then return 0 end
 local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
 local delta = -a.reserved_micro
 if outcome == 'sent' then
@@ -116,6 +127,10 @@ if outcome == 'sent' then
   redis.call('ZREMRANGEBYSCORE', p .. 'claimed', '-inf', '(' .. (a.created_at - tonumber(ARGV[7])))
 else
   redis.call('HSET', hash, 'status', 'released')
+  local confirmation = a.confirmation_id
+  if outcome == 'refused' and confirmation ~= cjson.null and redis.call('GET', p .. 'conf:' .. confirmation) == id then
+    redis.call('DEL', p .. 'conf:' .. confirmation)
+  end
 end
 redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
 redis.call('SREM', p .. 'open', id)
@@ -151,6 +166,21 @@ return count
 )
 
 
+def _reachable(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A Redis that does not answer in time is the store out of reach, whatever the client library calls it."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            return await method(*args, **kwargs)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise StoreUnavailable("unreachable") from exc
+
+    return guarded
+
+
 class RedisStore:
     """Works on any redis-py asyncio client; `prefix` keeps tenants apart."""
 
@@ -166,9 +196,19 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
         import redis.asyncio  # only when Redis is configured
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
 
-        return cls(redis.asyncio.Redis.from_url(url, decode_responses=True), prefix=prefix)
+        client = redis.asyncio.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=_CONNECT_SECONDS,
+            socket_timeout=_REPLY_SECONDS,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), _RETRIES),
+        )
+        return cls(client, prefix=prefix)
 
+    @_reachable
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         name = f"{self._prefix}cache:{key}"
         cached = await self._redis.get(name)
@@ -195,6 +235,7 @@ class RedisStore:
         except (RedisError, OSError):
             return False
 
+    @_reachable
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
         created = {name: getattr(attempt, name) for name in _IMMUTABLE}
@@ -223,6 +264,7 @@ class RedisStore:
                 return BudgetExceeded(int(spent))
         raise RuntimeError(f"unexpected reply from the begin script: {reply!r}")
 
+    @_reachable
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
     ) -> Attempt | None:
@@ -235,23 +277,41 @@ class RedisStore:
         found = await self._find(args=[self._prefix, index, repr(since)])
         return None if found is None else await self._load(str(found))
 
+    @_reachable
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         return int(await self._recent(args=[self._prefix, recipient, repr(now - 3600)]))
 
+    @_reachable
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
         await self._finish(
-            args=[self._prefix, attempt_id, "sent", charged_micro, message_id, message_json, _KEEP_SECONDS]
+            args=[
+                self._prefix,
+                attempt_id,
+                "sent",
+                charged_micro,
+                message_id,
+                without_text(message_json),
+                _KEEP_SECONDS,
+            ]
         )
 
+    @_reachable
     async def release(self, attempt_id: str) -> None:
         await self._finish(args=[self._prefix, attempt_id, "released"])
 
+    @_reachable
+    async def release_refused(self, attempt_id: str) -> None:
+        await self._finish(args=[self._prefix, attempt_id, "refused"])
+
+    @_reachable
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._mark_unknown(args=[self._prefix, attempt_id])
 
+    @_reachable
     async def spent_micro(self, day: str) -> int:
         return int(await self._redis.get(f"{self._prefix}spent:{day}") or 0)
 
+    @_reachable
     async def unresolved(self) -> list[Attempt]:
         attempts = []
         for attempt_id in await self._redis.smembers(f"{self._prefix}open"):
@@ -262,6 +322,7 @@ class RedisStore:
                 attempts.append(attempt)
         return sorted(attempts, key=lambda attempt: attempt.created_at)
 
+    @_reachable
     async def claimed_message_ids(self) -> set[int]:
         return {int(member) for member in await self._redis.zrange(f"{self._prefix}claimed", 0, -1)}
 
@@ -274,6 +335,7 @@ class RedisStore:
             raise LookupError(f"attempt {attempt_id} is not in Redis")
         return attempt
 
+    @_reachable
     async def _load_if_kept(self, attempt_id: str) -> Attempt | None:
         fields: dict[str, str] = await self._redis.hgetall(f"{self._prefix}a:{attempt_id}")
         if "attempt" not in fields:

@@ -6,8 +6,10 @@ processes (or two threads) can never both read "there is room in the budget" and
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, fields
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     HOUR_SECONDS,
@@ -26,10 +29,20 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StoreUnavailable,
     repeated,
+    without_text,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["LOCK_WAIT_SECONDS", "SqliteStore"]
+
+logger = logging.getLogger(__name__)
+
+# How long a call waits for a ledger that another process holds before it is refused: a person may be waiting.
+LOCK_WAIT_SECONDS = 5.0
+# Recording what became of a POST outranks a quick answer: the message may be out, its cost must be on the books.
+_RECORD_WAIT_SECONDS = 30.0
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
 _COLUMNS = [field.name for field in fields(Attempt)]
@@ -59,31 +72,59 @@ CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
 CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
+# Older versions kept the message's text in its record.
+_SCRUB_TEXT = """
+UPDATE attempts SET message_json = json_remove(message_json, '$.body')
+WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') IS NOT NULL ELSE 0 END
+"""
 
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
         # One connection, used by one worker thread at a time; the lock orders this process's callers.
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
+        self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
+        for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
+            private_file(path.with_name(path.name + suffix), create=False)
         self._db.executescript(_SCHEMA)
         self._prune()
 
     def _prune(self) -> None:
         # Rows older than the idempotency horizon (and a day's margin) no longer decide anything.
         with self._lock:
-            self._db.execute(
-                "DELETE FROM attempts WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
-                (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
-            )
+            try:
+                self._db.execute(
+                    "DELETE FROM attempts "
+                    "WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
+                    (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
+                )
+                self._db.execute(_SCRUB_TEXT)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
+                    raise
+                logger.info("the ledger is busy; old attempts will be pruned at a later start")
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
+        deadline = time.monotonic() + wait
+
         def locked() -> T:
-            with self._lock:
+            # One deadline for both waits, this process's callers and another process's write lock.
+            if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                raise StoreUnavailable("locked")
+            try:
+                self._db.execute(f"PRAGMA busy_timeout = {int(max(deadline - time.monotonic(), 0) * 1000)}")
                 return work(self._db)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in _BUSY_CODES:
+                    raise StoreUnavailable("locked") from exc
+                raise
+            finally:
+                self._lock.release()
 
         return await anyio.to_thread.run_sync(locked)
 
@@ -140,20 +181,34 @@ class SqliteStore:
             lambda db: db.execute(
                 "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
                 "WHERE id=? AND status IN ('pending', 'unknown')",
-                (charged_micro, message_id, message_json, attempt_id),
-            )
+                (charged_micro, message_id, without_text(message_json), attempt_id),
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def release(self, attempt_id: str) -> None:
         await self._run(
             lambda db: db.execute(
                 "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')", (attempt_id,)
-            )
+            ),
+            wait=_RECORD_WAIT_SECONDS,
+        )
+
+    async def release_refused(self, attempt_id: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE attempts SET status='released', confirmation_id=NULL WHERE id=? AND status='pending'",
+                (attempt_id,),
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def mark_unknown(self, attempt_id: str) -> None:
         await self._run(
-            lambda db: db.execute("UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,))
+            lambda db: db.execute(
+                "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+            ),
+            wait=_RECORD_WAIT_SECONDS,
         )
 
     async def spent_micro(self, day: str) -> int:

@@ -6,12 +6,14 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 
     pending  --settle-->  sent        the API charged `charged_micro`
     pending  --release--> released    nothing went out; the reservation is given back
+    pending  --release_refused-->     the same, and its confirmation may be used again: it led to no message
     pending  --unknown--> unknown     the outcome is unknown; the reservation is kept until it is known
     unknown  --settle/release-->      once a later lookup finds the message, or shows it never went out
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -29,7 +31,9 @@ __all__ = [
     "KeyReusedForAnotherMessage",
     "RecipientLimitReached",
     "StateStore",
+    "StoreUnavailable",
     "repeated",
+    "without_text",
 ]
 
 AttemptStatus = Literal["pending", "sent", "unknown", "released"]
@@ -53,7 +57,7 @@ class Attempt:
     reserved_micro: int
     charged_micro: int | None = None
     message_id: int | None = None
-    message_json: str | None = None  # the API's record of the message, returned again for duplicates
+    message_json: str | None = None  # the API's record of the message without its text, returned for duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,14 @@ class ConfirmationAlreadyUsed:
     pass
 
 
+class StoreUnavailable(Exception):
+    """The store could not be read or written in time: `locked` by another process, or `unreachable`."""
+
+    def __init__(self, why: Literal["locked", "unreachable"]) -> None:
+        super().__init__(f"the state store is {why}")
+        self.why = why
+
+
 BeginResult = (
     Begun
     | IdempotentReplay
@@ -108,6 +120,14 @@ BeginResult = (
     | BudgetExceeded
     | ConfirmationAlreadyUsed
 )
+
+
+def without_text(message_json: str) -> str:
+    """The API's record of a message as the store keeps it: everything but the text (CONTRACT, state privacy)."""
+    record = json.loads(message_json)
+    if isinstance(record, dict):
+        record.pop("body", None)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentReplay | KeyReusedForAnotherMessage:
@@ -132,10 +152,14 @@ class StateStore(Protocol):
         """Attempts to this number in the last hour that went out or may have."""
 
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        """The message went out: replace the reservation with what the API charged."""
+        """The message went out: replace the reservation with what the API charged; keep its record, not its text."""
 
     async def release(self, attempt_id: str) -> None:
         """Nothing went out: give the reservation back."""
+
+    async def release_refused(self, attempt_id: str) -> None:
+        """The API refused the POST before it could process it: give the reservation back and free the
+        confirmation, atomically, so the person may confirm the same message again (only a pending attempt)."""
 
     async def mark_unknown(self, attempt_id: str) -> None:
         """The outcome is unknown: keep the reservation until a lookup settles it."""
