@@ -102,6 +102,7 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         serve_http(app, host=host, port=port, graceful_shutdown_seconds=options.graceful_shutdown_seconds)
         return 0
     from smsai_mcp.server import build_server
+    from smsai_mcp.stdio import serve_stdio
 
-    build_server(settings, transport=http_transport).run()
+    serve_stdio(build_server(settings, transport=http_transport))
     return 0
