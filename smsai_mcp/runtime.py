@@ -141,7 +141,13 @@ def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack) -> Te
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
         return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
-    api = SmsApi(http, token=settings.api_token, base_url=settings.base_url, token_variable=settings.api_token_variable)
+    api = SmsApi(
+        http,
+        token=settings.api_token,
+        base_url=settings.base_url,
+        token_variable=settings.api_token_variable,
+        timeout_seconds=settings.timeout_seconds,
+    )
     state_dir = settings.resolved_state_dir()
     store = open_store(settings, tenant=tenant.name)
     stack.push_async_callback(store.close)

@@ -70,7 +70,14 @@ class HttpRequester(Protocol):
     """What SmsApi needs of an HTTP client: `httpx2.AsyncClient`, or the lazily built `HttpPool`."""
 
     async def request(
-        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: Any = None,
+        timeout: Any = httpx2.USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx2's own keyword, passed through
     ) -> httpx2.Response: ...
 
 
@@ -94,9 +101,16 @@ class HttpPool:
         await anyio.to_thread.run_sync(self.build)
 
     async def request(
-        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: Any = None,
+        timeout: Any = httpx2.USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx2's own keyword, passed through
     ) -> httpx2.Response:
-        return await self.build().request(method, url, params=params, json=json, headers=headers)
+        return await self.build().request(method, url, params=params, json=json, headers=headers, timeout=timeout)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -114,8 +128,11 @@ class SmsApi:
         base_url: str,
         retry: RetryPolicy | None = None,
         token_variable: str = TOKEN_VARIABLE,
+        timeout_seconds: float | None = None,
     ) -> None:
         self._http = http
+        # The pool is shared by every tenant; each token's own timeout goes on its requests.
+        self._timeout: Any = httpx2.Timeout(timeout_seconds) if timeout_seconds else httpx2.USE_CLIENT_DEFAULT
         self._token_variable = token_variable  # named in a 401, so the fix is where the token came from
         self._token = token
         self._base_url = base_url.rstrip("/")
@@ -186,7 +203,9 @@ class SmsApi:
         for attempt in range(1, attempts + 1):
             last_try = attempt == attempts
             try:
-                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                response = await self._http.request(
+                    method, url, params=params, json=json, headers=headers, timeout=self._timeout
+                )
             except httpx2.TransportError as exc:
                 failure = error_from_transport(exc, method=method, path=path)
                 # A request that may have been processed is retried only when it is a read.
