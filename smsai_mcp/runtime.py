@@ -14,7 +14,6 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr, TypeAdapter
 
 from smsai_mcp.client.api import HttpPool, SmsApi
-from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
@@ -66,22 +65,6 @@ class TenantRuntime:
 @dataclass(frozen=True, slots=True)
 class Runtime:
     tenants: Mapping[str, TenantRuntime]
-
-    async def readiness_problems(self) -> list[str]:
-        """What stops this server from serving now: the state store or the upstream out of reach."""
-        problems: list[str] = []
-        for tenant in self.tenants.values():
-            if tenant.store is not None and not await tenant.store.ping():
-                problems.append(f"the state store of tenant {tenant.name} is unreachable")
-        api = next((tenant.api for tenant in self.tenants.values() if tenant.api is not None), None)
-        if api is None:
-            problems.append("no SMS for AI token is configured (SMSAI_API_TOKEN)")
-        else:
-            try:
-                await api.info()
-            except ApiError as exc:
-                problems.append(f"the SMS for AI API is unreachable: {exc.message}")
-        return problems
 
     def for_request(self) -> TenantRuntime:
         """The caller's tenant: named by its verified access key, else the single default one."""

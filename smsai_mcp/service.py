@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+from smsai_mcp.readiness import Readiness
 from smsai_mcp.runtime import LiveRuntime
 from smsai_mcp.server import build_server
 from smsai_mcp.tenants import AccessKeys, Tenant, load_tenants, tenants_from_access_keys
@@ -227,6 +228,8 @@ async def _with_log_context(ctx: ServerRequestContext[Any, Any], call_next: Call
 
 
 def _add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
+    readiness = Readiness()
+
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -235,7 +238,7 @@ def _add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
             return JSONResponse({"status": "stopping"}, status_code=503)
         if live.runtime is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        problems = await live.runtime.readiness_problems()
+        problems = await readiness.problems(live.runtime)
         if problems:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

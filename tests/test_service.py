@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -18,6 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_EMPTY_TOKEN, SANDBOX_TOKEN, Sandbox
 from tests.conftest import ERAS, posts, text_of
 from tests.processes import http_server
@@ -131,6 +133,70 @@ async def test_readyz_is_503_while_the_upstream_is_down(tmp_path: Path) -> None:
             ready = await http.get(url.removesuffix("/mcp") + "/readyz")
     assert ready.status_code == 503
     assert "SMS for AI API" in ready.text
+
+
+async def test_readyz_names_no_tenant(sandbox_url: str, tmp_path: Path) -> None:
+    """/readyz is open to anyone who can reach the port: it must not list who the service's tenants are."""
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_STATE_URL="redis://127.0.0.1:1/0")
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    with http_server([], env, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            ready = await http.get(url.removesuffix("/mcp") + "/readyz")
+    assert ready.status_code == 503
+    assert "state store" in ready.text
+    for name in ("acme", "globex", "tenant"):
+        assert name not in ready.text
+
+
+async def test_readyz_asks_the_upstream_at_most_once_per_10_seconds(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Probes from every load balancer and orchestrator must not turn into a flood at the upstream."""
+    with http_server([], base_env(sandbox_url, tmp_path), tmp_path / "log") as url:
+        readyz = url.removesuffix("/mcp") + "/readyz"
+        async with httpx2.AsyncClient() as http:
+            answers = []
+
+            async def probe() -> None:
+                answers.append((await http.get(readyz)).status_code)
+
+            started = time.monotonic()
+            async with anyio.create_task_group() as group:
+                for _ in range(25):
+                    group.start_soon(probe)
+            for _ in range(25):
+                await probe()
+            elapsed = time.monotonic() - started
+    assert answers == [200] * 50
+    assert elapsed < 10
+    assert sandbox.state.count("GET", "/api/v1") <= 1
+
+
+async def test_readyz_reuses_the_upstream_verdict_for_10_seconds_then_asks_again(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    from smsai_mcp.readiness import Readiness
+    from smsai_mcp.runtime import open_runtime
+    from smsai_mcp.sandbox import Fault
+    from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+
+    now = 1000.0
+    readiness = Readiness(clock=lambda: now)
+    async with open_runtime({DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}, timeout_seconds=5) as runtime:
+        assert await readiness.problems(runtime) == []
+        sandbox.state.add_fault(Fault(method="GET", path="/api/v1", status=503, times=None))
+        now += 9.9
+        assert await readiness.problems(runtime) == []  # the verdict of 9.9 s ago still stands
+        now += 0.2
+        problems = await readiness.problems(runtime)
+    assert len(problems) == 1
+    assert "SMS for AI API" in problems[0]
+    assert sandbox.state.count("GET", "/api/v1") == 2  # one probe each time the verdict was renewed, no retries
 
 
 async def test_logs_are_json_with_request_id_and_tenant_never_token_or_text(

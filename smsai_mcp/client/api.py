@@ -148,6 +148,10 @@ class SmsApi:
     async def info(self) -> ApiInfo:
         return ApiInfo.model_validate(await self._read(""))
 
+    async def probe(self) -> ApiInfo:
+        """GET /api/v1 once, never retried: a health check is itself repeated by whoever asks."""
+        return ApiInfo.model_validate(await self._request("GET", "", retry_reads=False, tries=1))
+
     async def me(self) -> Me:
         return Me.model_validate(await self._read("/me"))
 
@@ -196,10 +200,11 @@ class SmsApi:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         retry_reads: bool,
+        tries: int | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         url = self._base_url + path
-        attempts = self._retry.attempts
+        attempts = tries or self._retry.attempts
         for attempt in range(1, attempts + 1):
             last_try = attempt == attempts
             try:
