@@ -265,6 +265,33 @@ async def test_tenants_are_isolated_tokens_budgets_and_ledgers(
     assert not any(r.authorized is False for r in sandbox.state.requests)  # the process token was never tried
 
 
+async def test_a_tenant_holding_its_share_of_sessions_cannot_take_the_rest(sandbox_url: str, tmp_path: Path) -> None:
+    """Four sessions for two tenants: one tenant's agents must not be able to hold all four."""
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_MCP_MAX_SESSIONS="4")
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    with http_server([], env, tmp_path / "log") as url:
+        acme = [await post_raw(url, {"Authorization": f"Bearer {KEY_A}"}) for _ in range(3)]
+        globex = [await post_raw(url, {"Authorization": f"Bearer {KEY_B}"}) for _ in range(2)]
+        async with httpx2.AsyncClient() as http:
+            ended = await http.delete(
+                url, headers={"Authorization": f"Bearer {KEY_A}", "Mcp-Session-Id": acme[0].headers["mcp-session-id"]}
+            )
+        acme_again = await post_raw(url, {"Authorization": f"Bearer {KEY_A}"})
+    assert [response.status_code for response in acme] == [200, 200, 503]  # its share: 4 // 2 tenants
+    refusal = acme[2].text
+    assert len(refusal.splitlines()) == 1
+    assert "session" in json.loads(refusal)["error"]["message"]
+    assert "globex" not in refusal
+    assert [response.status_code for response in globex] == [200, 200]  # the other tenant still gets its own
+    assert ended.status_code < 300
+    assert acme_again.status_code == 200  # a session ended frees its place
+
+
 needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")
 
 
