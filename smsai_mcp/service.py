@@ -64,6 +64,7 @@ class ServiceOptions:
     max_sessions: int
     max_request_bytes: int
     graceful_shutdown_seconds: float
+    header_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> ServiceOptions:
@@ -84,6 +85,7 @@ class ServiceOptions:
             max_sessions=_positive(env, "SMSAI_MCP_MAX_SESSIONS", 1000),
             max_request_bytes=_positive(env, "SMSAI_MCP_MAX_REQUEST_BYTES", 1_048_576),
             graceful_shutdown_seconds=float(_positive(env, "SMSAI_MCP_SHUTDOWN_SECONDS", 30)),
+            header_timeout_seconds=float(_positive(env, "SMSAI_MCP_HEADER_TIMEOUT_SECONDS", 5)),
         )
 
     def with_settings(self, change: Callable[[Settings], Settings]) -> ServiceOptions:
@@ -291,8 +293,12 @@ def configure_json_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float) -> None:
+def serve_http(
+    app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float, header_timeout_seconds: float = 5.0
+) -> None:
     import uvicorn
+
+    from smsai_mcp.header_deadline import with_header_deadline
 
     drain: Drain = app.state.drain
 
@@ -322,5 +328,6 @@ def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_second
         access_log=False,
         timeout_graceful_shutdown=int(graceful_shutdown_seconds),
         lifespan="on",
+        http=with_header_deadline(header_timeout_seconds),  # h11 alone waits for headers forever
     )
     DrainingServer(config).run()

@@ -292,6 +292,49 @@ async def test_a_tenant_holding_its_share_of_sessions_cannot_take_the_rest(sandb
     assert acme_again.status_code == 200  # a session ended frees its place
 
 
+async def test_a_client_dribbling_its_headers_is_cut_off_while_others_are_served(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    """A connection that sends a header byte every half second must not stay open: enough of them exhaust the
+    server's sockets (slowloris)."""
+    import socket
+
+    def dribble(port: int) -> float:
+        """Seconds until the server closed a connection that never finishes its headers (30 if it never does)."""
+        head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.settimeout(0.5)
+            for byte in head:
+                if time.monotonic() - started > 30:
+                    break
+                try:
+                    sock.sendall(bytes([byte]))
+                    if sock.recv(1024) == b"":
+                        return time.monotonic() - started
+                except TimeoutError:
+                    continue  # the server is still waiting for the rest: keep dribbling
+                except OSError:
+                    return time.monotonic() - started
+        return 30.0
+
+    with http_server([], base_env(sandbox_url, tmp_path), tmp_path / "log") as url:
+        port = int(url.split(":")[2].split("/")[0])
+        healthy: list[int] = []
+
+        async def meanwhile() -> None:
+            async with httpx2.AsyncClient() as http:
+                for _ in range(5):
+                    healthy.append((await http.get(url.removesuffix("/mcp") + "/healthz")).status_code)
+                    await anyio.sleep(0.5)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(meanwhile)
+            cut_after = await anyio.to_thread.run_sync(dribble, port)
+    assert cut_after < 10
+    assert healthy == [200] * 5
+
+
 needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")
 
 
