@@ -85,6 +85,15 @@ MALFORMED = [
         "daily_budget_usd",
         id="negative-budget",
     ),
+    *[
+        pytest.param(
+            f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n{key} = {amount}\n',
+            key,
+            id=f"{key}-{amount}",
+        )
+        for key in ("daily_budget_usd", "max_cost_per_message_usd")
+        for amount in ("1e400", "2000000.0", "1_000_001", "inf", "nan")
+    ],
     pytest.param(
         f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\nconfirm = "maybe"\n',
         "confirm",
