@@ -10,6 +10,7 @@ from types import MappingProxyType
 from smsai_mcp.client.models import Country
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.segments import Encoding, count_segments
+from smsai_mcp.sms.territories import PRICED_AS, TERRITORY_NAMES
 
 __all__ = ["MICRO_USD", "Estimate", "PriceList", "UnsupportedDestination", "estimate_message", "usd"]
 
@@ -19,11 +20,6 @@ MICRO_USD = Decimal("0.000001")
 def usd(value: float | Decimal) -> Decimal:
     """An amount in USD to the micro-dollar, read from its decimal text so 0.01 stays 0.01."""
     return Decimal(str(value)).quantize(MICRO_USD)
-
-
-# Guernsey, Jersey and the Isle of Man share the UK's numbering plan (+44): a price list that names only GB
-# prices them as GB, as carriers do.
-_UK_NUMBERING_PLAN = frozenset({"GG", "JE", "IM"})
 
 
 class UnsupportedDestination(ValueError):
@@ -42,8 +38,8 @@ class PriceList:
 
     def country_for(self, number: PhoneNumber) -> Country:
         country = self.by_code.get(number.region)
-        if country is None and number.region in _UK_NUMBERING_PLAN:
-            country = self.by_code.get("GB")
+        if country is None and number.region in PRICED_AS:
+            country = self.by_code.get(PRICED_AS[number.region])
         if country is None:
             raise UnsupportedDestination(
                 f"SMS for AI does not deliver to {number.region} ({number.international}); "
@@ -71,10 +67,13 @@ def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estim
     count = count_segments(body)
     unit_price = Decimal(str(country.price_usd))  # exactly as listed: rounding it first could undershoot
     cost = (unit_price * count.segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
+    code, name = country.country_code.upper(), country.country_name
+    if code != number.region and number.region in TERRITORY_NAMES:  # priced as another country, named as itself
+        code, name = number.region, TERRITORY_NAMES[number.region]
     return Estimate(
         to=number.e164,
-        country_code=country.country_code.upper(),
-        country_name=country.country_name,
+        country_code=code,
+        country_name=name,
         encoding=count.encoding,
         characters=count.characters,
         segments=count.segments,
