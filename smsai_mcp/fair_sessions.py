@@ -11,12 +11,15 @@ import json
 from collections import Counter
 from collections.abc import Callable, Collection
 
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.types import INTERNAL_ERROR
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["FairSessions", "fair_share"]
+__all__ = ["FairSessions", "fair_share", "share_sessions_fairly"]
 
 _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
@@ -24,6 +27,13 @@ _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("ascii")
 
 def fair_share(max_sessions: int, tenants: int) -> int:
     return max(1, max_sessions // max(1, tenants))
+
+
+def share_sessions_fairly(app: Starlette, sessions: StreamableHTTPSessionManager, share: int) -> None:
+    """Wrap the /mcp endpoint, inside authentication (which names the tenant), in the per-tenant session share."""
+    [endpoint] = [route for route in app.routes if isinstance(route, Route) and route.path == "/mcp"]
+    # The manager's own record of open sessions (it has no public accessor): sessions also end by idling out.
+    endpoint.app = FairSessions(endpoint.app, share=share, open_sessions=lambda: sessions._server_instances)
 
 
 class FairSessions:

@@ -22,17 +22,15 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.request_state import RequestStateSecurity
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsai_mcp.config import ConfigError, Settings, is_loopback_host
-from smsai_mcp.fair_sessions import FairSessions, fair_share
+from smsai_mcp.fair_sessions import fair_share, share_sessions_fairly
 from smsai_mcp.readiness import Readiness
 from smsai_mcp.runtime import LiveRuntime
 from smsai_mcp.server import build_server
@@ -153,18 +151,11 @@ def build_service(
         host=host,
     )
     if len(options.tenants) > 1:
-        _share_sessions_fairly(app, mcp.session_manager, fair_share(options.max_sessions, len(options.tenants)))
+        share_sessions_fairly(app, mcp.session_manager, fair_share(options.max_sessions, len(options.tenants)))
     _add_health_routes(app, live, drain)
     app.add_middleware(_LowerCaseHost)
     app.state.drain = drain
     return app
-
-
-def _share_sessions_fairly(app: Starlette, sessions: StreamableHTTPSessionManager, share: int) -> None:
-    """Wrap the /mcp endpoint, inside authentication (which names the tenant), in the per-tenant session share."""
-    [endpoint] = [route for route in app.routes if isinstance(route, Route) and route.path == "/mcp"]
-    # The manager's own record of open sessions (it has no public accessor): sessions also end by idling out.
-    endpoint.app = FairSessions(endpoint.app, share=share, open_sessions=lambda: sessions._server_instances)
 
 
 class _LowerCaseHost:
