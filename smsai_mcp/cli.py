@@ -99,9 +99,16 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
             options = options.with_settings(sandbox_settings)
         app = build_service(settings, options, host=host, port=port, transport=http_transport)
         logger.info("serving MCP over Streamable HTTP at http://%s:%d/mcp", host, port)
-        serve_http(app, host=host, port=port, graceful_shutdown_seconds=options.graceful_shutdown_seconds)
+        serve_http(
+            app,
+            host=host,
+            port=port,
+            graceful_shutdown_seconds=options.graceful_shutdown_seconds,
+            header_timeout_seconds=options.header_timeout_seconds,
+        )
         return 0
     from smsai_mcp.server import build_server
+    from smsai_mcp.stdio import serve_stdio
 
-    build_server(settings, transport=http_transport).run()
+    serve_stdio(build_server(settings, transport=http_transport))
     return 0

@@ -20,6 +20,8 @@ __all__ = ["DEFAULT_BASE_URL", "ConfigError", "ConfirmMode", "Settings", "is_loo
 DEFAULT_BASE_URL = "https://www.smsforai.com/api/v1"
 ConfirmMode = Literal["auto", "elicit", "token", "off"]
 _CONFIRM_MODES: tuple[ConfirmMode, ...] = ("auto", "elicit", "token", "off")
+MAX_USD = Decimal(1_000_000)  # any amount above is a typo, and one past a float's range breaks every answer
+MAX_WHOLE_NUMBER = 1_000_000_000  # counts and seconds beyond this cannot be meant, and may not fit a time
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -160,9 +162,9 @@ def _money(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount in USD such as 1.00 (got {raw!r}).") from None
-    if not value.is_finite() or value < 0:
-        raise ConfigError(f"{name} must be zero or a positive amount in USD (got {raw!r}).")
+        raise ConfigError(f"{name} must be an amount in USD such as 1.00 (got {raw[:40]!r}).") from None
+    if not value.is_finite() or not 0 <= value <= MAX_USD:
+        raise ConfigError(f"{name} must be an amount in USD from 0 to 1,000,000 (got {raw[:40]!r}).")
     return value
 
 
@@ -170,8 +172,8 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()):
-        raise ConfigError(f"{name} must be a whole number of zero or more (got {raw!r}).")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_WHOLE_NUMBER:
+        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_WHOLE_NUMBER:,} (got {raw[:40]!r}).")
     return int(raw)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TextIO
 
 import anyio
@@ -64,6 +65,7 @@ async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None 
     report.ok(f"upstream: {settings.base_url}")
     if settings.read_only:
         report.fail("SMSAI_READ_ONLY is true: send_sms is not offered")
+    spent = await _spent_today(settings, report)
     if settings.api_token is None:
         report.fail("SMSAI_API_TOKEN is not set: set it to your smsai_ token (or try --sandbox)")
         return report
@@ -86,7 +88,7 @@ async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None 
             countries = await api.countries()
             if countries:
                 report.ok(f"price list: {len(countries)} countries")
-                await _check_policy(settings, countries, report)
+                _check_policy(settings, countries, spent, report)
             else:
                 report.fail("the price list is empty: no country can be sent to")
         except ApiError as exc:
@@ -94,7 +96,24 @@ async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None 
     return report
 
 
-async def _check_policy(settings: Settings, countries: list[Country], report: Report) -> None:
+async def _spent_today(settings: Settings, report: Report) -> Decimal | None:
+    """Today's spend from the state store, or None (with a FAIL line) when the store cannot be read."""
+    variable = "SMSAI_STATE_URL" if settings.state_url is not None else "SMSAI_STATE_DIR"
+    where = f"the state store ({variable})"
+    try:
+        store = open_store(settings)
+        try:
+            spent = usd_of_micro(await store.spent_micro(utc_day(time.time())))
+        finally:
+            await store.close()
+    except Exception as exc:  # a report line, never a traceback: the error's text may carry the URL's password
+        report.fail(f"{where} cannot be reached ({type(exc).__name__}): start it, or correct {variable}")
+        return None
+    report.ok(f"{where} answers")
+    return spent
+
+
+def _check_policy(settings: Settings, countries: list[Country], spent: Decimal | None, report: Report) -> None:
     """Whether the guard would let any message through: a country, a cap above its price, budget left today."""
     reachable = [
         country
@@ -112,11 +131,8 @@ async def _check_policy(settings: Settings, countries: list[Country], report: Re
             f"SMSAI_MAX_COST_PER_MESSAGE_USD ({settings.max_cost_per_message_usd}) is below the cheapest price "
             f"({cheapest}): every message would be refused"
         )
-    store = open_store(settings)
-    try:
-        spent = usd_of_micro(await store.spent_micro(utc_day(time.time())))
-    finally:
-        await store.close()
+    if spent is None:
+        return  # the state store's FAIL line already says why the budget is unknown
     left = settings.daily_budget_usd - spent
     if left < cheapest:
         report.fail(

@@ -15,7 +15,6 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
 
 from smsai_mcp.client.api import HttpPool, SmsApi
-from smsai_mcp.client.errors import ApiError
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceCache
@@ -67,22 +66,6 @@ class TenantRuntime:
 @dataclass(frozen=True, slots=True)
 class Runtime:
     tenants: Mapping[str, TenantRuntime]
-
-    async def readiness_problems(self) -> list[str]:
-        """What stops this server from serving now: the state store or the upstream out of reach."""
-        problems: list[str] = []
-        for tenant in self.tenants.values():
-            if tenant.store is not None and not await tenant.store.ping():
-                problems.append(f"the state store of tenant {tenant.name} is unreachable")
-        api = next((tenant.api for tenant in self.tenants.values() if tenant.api is not None), None)
-        if api is None:
-            problems.append("no SMS for AI token is configured (SMSAI_API_TOKEN)")
-        else:
-            try:
-                await api.info()
-            except ApiError as exc:
-                problems.append(f"the SMS for AI API is unreachable: {exc.message}")
-        return problems
 
     def for_request(self) -> TenantRuntime:
         """The caller's tenant: named by its verified access key, else the single default one."""
@@ -143,7 +126,13 @@ def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack, clock
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
         return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
-    api = SmsApi(http, token=settings.api_token, base_url=settings.base_url, token_variable=settings.api_token_variable)
+    api = SmsApi(
+        http,
+        token=settings.api_token,
+        base_url=settings.base_url,
+        token_variable=settings.api_token_variable,
+        timeout_seconds=settings.timeout_seconds,
+    )
     state_dir = settings.ensure_state_dir()  # private, and refused by name if it cannot be written
     store = open_store(settings, tenant=tenant.name)
     stack.push_async_callback(store.close)

@@ -190,6 +190,7 @@ LIST_MESSAGES_DESCRIPTION = """\
 List SMS sent from this account, newest first, a page at a time; filter by status (sent, delivered, failed). \
 Free; changes nothing. has_more tells whether to ask for the next page."""
 
+READ_ONLY_REFUSAL = NOTHING_SENT + "This service is read-only for your access key: it may not send SMS."
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest id a JavaScript host can hold exactly
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
@@ -297,9 +298,12 @@ def _confirmation_id(ctx: Context[Runtime]) -> str:
 async def plan_send(
     ctx: Context[Runtime], to: str, body: str, sender_id: str | None, idempotency_key: str | None
 ) -> Planned:
-    """Resolver: every guard step before confirmation."""
+    """Resolver: every guard step before confirmation; a read-only tenant stops here, before anyone is asked."""
     try:
-        guard = ctx.request_context.lifespan_context.for_request().require_guard()
+        runtime = ctx.request_context.lifespan_context.for_request()
+        if runtime.settings.read_only:
+            return Planned(refusal=ToolRefusal(READ_ONLY_REFUSAL))
+        guard = runtime.require_guard()
         prepared = await guard.prepare(to=to, body=body, sender_id=sender_id, idempotency_key=idempotency_key)
     except StoreUnavailable as exc:
         return Planned(refusal=ledger_refusal(exc))
@@ -342,7 +346,7 @@ def _add_send_tool(mcp: MCPServer[Runtime]) -> None:
         body_runs()
         runtime = ctx.request_context.lifespan_context.for_request()
         if runtime.settings.read_only:
-            raise ToolRefusal(NOTHING_SENT + "This service is read-only for your access key: it may not send SMS.")
+            raise ToolRefusal(READ_ONLY_REFUSAL)
         if plan.prepared is None:
             refusal = plan.refusal or ToolRefusal(NO_CREDENTIALS_ADVICE)
             if runtime.guard is not None:

@@ -30,6 +30,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+from smsai_mcp.fair_sessions import fair_share, share_sessions_fairly
+from smsai_mcp.readiness import Readiness
 from smsai_mcp.runtime import LiveRuntime
 from smsai_mcp.server import build_server
 from smsai_mcp.tenants import AccessKeys, Tenant, load_tenants, tenants_from_access_keys
@@ -60,6 +62,7 @@ class ServiceOptions:
     max_sessions: int
     max_request_bytes: int
     graceful_shutdown_seconds: float
+    header_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> ServiceOptions:
@@ -80,6 +83,7 @@ class ServiceOptions:
             max_sessions=_positive(env, "SMSAI_MCP_MAX_SESSIONS", 1000),
             max_request_bytes=_positive(env, "SMSAI_MCP_MAX_REQUEST_BYTES", 1_048_576),
             graceful_shutdown_seconds=float(_positive(env, "SMSAI_MCP_SHUTDOWN_SECONDS", 30)),
+            header_timeout_seconds=float(_positive(env, "SMSAI_MCP_HEADER_TIMEOUT_SECONDS", 5)),
         )
 
     def with_settings(self, change: Callable[[Settings], Settings]) -> ServiceOptions:
@@ -146,6 +150,8 @@ def build_service(
         transport_security=_transport_security(options.allowed_hosts),
         host=host,
     )
+    if len(options.tenants) > 1:
+        share_sessions_fairly(app, mcp.session_manager, fair_share(options.max_sessions, len(options.tenants)))
     _add_health_routes(app, live, drain)
     app.add_middleware(_LowerCaseHost)
     app.state.drain = drain
@@ -227,6 +233,8 @@ async def _with_log_context(ctx: ServerRequestContext[Any, Any], call_next: Call
 
 
 def _add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
+    readiness = Readiness()
+
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -235,7 +243,7 @@ def _add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
             return JSONResponse({"status": "stopping"}, status_code=503)
         if live.runtime is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        problems = await live.runtime.readiness_problems()
+        problems = await readiness.problems(live.runtime)
         if problems:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -276,8 +284,12 @@ def configure_json_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float) -> None:
+def serve_http(
+    app: Starlette, *, host: str, port: int, graceful_shutdown_seconds: float, header_timeout_seconds: float = 5.0
+) -> None:
     import uvicorn
+
+    from smsai_mcp.header_deadline import with_header_deadline
 
     drain: Drain = app.state.drain
 
@@ -307,5 +319,6 @@ def serve_http(app: Starlette, *, host: str, port: int, graceful_shutdown_second
         access_log=False,
         timeout_graceful_shutdown=int(graceful_shutdown_seconds),
         lifespan="on",
+        http=with_header_deadline(header_timeout_seconds),  # h11 alone waits for headers forever
     )
     DrainingServer(config).run()

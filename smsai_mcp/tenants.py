@@ -8,16 +8,18 @@ keys are set). A tenant never falls back to another's token or to the process's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server.auth.provider import AccessToken
+from pydantic import SecretStr
 
 from smsai_mcp.config import ConfigError, Settings
 
@@ -95,10 +97,15 @@ def load_tenants(path: Path, environ: Mapping[str, str]) -> dict[str, Tenant]:
     entries = document.get("tenants")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{where} defines no tenants; add at least one [tenants.<name>] table.")
+    # The service's own policy, from the environment: each tenant starts from it. Its errors name their variable;
+    # it is read after the tenant's own checks, so a token put in a setting's variable is refused unread.
+    service = functools.cache(
+        lambda: Settings.from_env({key: value for key, value in environ.items() if key != "SMSAI_API_TOKEN"})
+    )
     tenants: dict[str, Tenant] = {}
     owner_of_hash: dict[str, str] = {}
     for name, entry in entries.items():
-        tenant = _tenant(where, name, entry, environ)
+        tenant = _tenant(where, name, entry, environ, service)
         for key_hash in tenant.key_hashes:
             if key_hash in owner_of_hash:
                 raise ConfigError(
@@ -110,7 +117,7 @@ def load_tenants(path: Path, environ: Mapping[str, str]) -> dict[str, Tenant]:
     return tenants
 
 
-def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str]) -> Tenant:
+def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str], service: Callable[[], Settings]) -> Tenant:
     here = f"{where}: tenant {name!r}"
     if not _NAME.match(name):
         raise ConfigError(f"{here}: a name is 1 to 64 letters, digits, '-' or '_'.")
@@ -128,20 +135,43 @@ def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str]) -> Te
     token_env = entry.get("api_token_env")
     if not isinstance(token_env, str) or not _ENV_NAME.match(token_env):
         raise ConfigError(f"{here}: api_token_env must name the environment variable that holds its smsai_ token.")
+    token = _token(here, token_env, environ)
+    policies = _policies(here, entry)
+    settings = service().model_copy(update={**policies, "api_token": token, "api_token_variable": token_env})
+    tenant_dir = settings.resolved_state_dir() / "tenants" / name  # each tenant its own ledger and audit log
+    return Tenant(name, (key_hash.lower(),), settings.model_copy(update={"state_dir": tenant_dir}))
+
+
+def _token(here: str, token_env: str, environ: Mapping[str, str]) -> SecretStr:
+    """The tenant's token. Errors name its variable and never show its value, not even in part."""
+    if token_env.upper().startswith("SMSAI_") and token_env.upper() != "SMSAI_API_TOKEN":
+        # smsai-mcp reads that variable as a setting too, and a setting's error quotes its value.
+        raise ConfigError(
+            f"{here}: api_token_env names {token_env}, a setting of smsai-mcp; use a variable of its own."
+        )
     token = environ.get(token_env, "").strip()
     if not token:
         raise ConfigError(f"{here}: the variable {token_env} (api_token_env) is not set.")
-    overrides = {"SMSAI_API_TOKEN": token}
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ConfigError(
+            f"{here}: the variable {token_env} (api_token_env) contains spaces or control characters; "
+            "set it to the token alone."
+        )
+    return SecretStr(token)
+
+
+def _policies(here: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The policies the tenant sets, each checked by the parser of its variable (errors name the tenant's key)."""
+    policies: dict[str, Any] = {}
     for key, variable in POLICY_VARIABLES.items():
-        if key in entry:
-            overrides[variable] = _as_variable(here, key, entry[key])
-    try:
-        settings = Settings.from_env({**environ, **overrides})  # the service's policy, then the tenant's
-    except ConfigError as exc:
-        raise ConfigError(f"{here}: {_policy_message(str(exc))}") from None
-    tenant_dir = settings.resolved_state_dir() / "tenants" / name  # each tenant its own ledger and audit log
-    tenant_settings = settings.model_copy(update={"state_dir": tenant_dir, "api_token_variable": token_env})
-    return Tenant(name, (key_hash.lower(),), tenant_settings)
+        if key not in entry:
+            continue
+        try:
+            parsed = Settings.from_env({variable: _as_variable(here, key, entry[key])})
+        except ConfigError as exc:
+            raise ConfigError(f"{here}: {str(exc).replace(variable, key)}") from None
+        policies[key] = getattr(parsed, key)
+    return policies
 
 
 def _as_variable(here: str, key: str, value: Any) -> str:
@@ -153,9 +183,3 @@ def _as_variable(here: str, key: str, value: Any) -> str:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return ",".join(value)
     raise ConfigError(f"{here}: {key} has a value of the wrong type ({type(value).__name__}).")
-
-
-def _policy_message(message: str) -> str:
-    for key, variable in POLICY_VARIABLES.items():
-        message = message.replace(variable, key)
-    return message.replace("SMSAI_API_TOKEN", "the token in api_token_env")

@@ -80,6 +80,44 @@ def test_invalid_value_is_refused_naming_the_variable(variable: str, value: str)
         Settings.from_env({variable: value})
 
 
+@pytest.mark.parametrize("variable", ["SMSAI_MAX_COST_PER_MESSAGE_USD", "SMSAI_DAILY_BUDGET_USD"])
+@pytest.mark.parametrize("value", ["1000000.01", "2e6", "1e400", "inf", "-Infinity", "nan", "sNaN"])
+def test_amount_above_a_million_usd_or_not_finite_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    """1e400 is a finite Decimal, so it passed, and became an infinite float that check_balance cannot return."""
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_an_amount_of_exactly_a_million_usd_is_allowed() -> None:
+    settings = Settings.from_env({"SMSAI_DAILY_BUDGET_USD": "1000000", "SMSAI_MAX_COST_PER_MESSAGE_USD": "1e6"})
+    assert settings.daily_budget_usd == Decimal("1000000")
+    assert settings.max_cost_per_message_usd == Decimal("1000000")
+
+
+@pytest.mark.parametrize("variable", ["SMSAI_MAX_PER_RECIPIENT_PER_HOUR", "SMSAI_DUPLICATE_WINDOW_SECONDS"])
+def test_a_whole_number_too_large_to_use_is_refused_naming_the_variable(variable: str) -> None:
+    """A duplicate window of 10**400 seconds cannot be subtracted from a time: every send failed."""
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: "1" + "0" * 400})
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: "9" * 5000})  # past Python's own limit on reading a whole number
+
+
+def test_server_refuses_to_start_on_an_amount_above_a_million_usd(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        SERVER,
+        env=server_env({"SMSAI_DAILY_BUDGET_USD": "1e400"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "SMSAI_DAILY_BUDGET_USD" in completed.stderr
+    assert completed.stdout == ""
+
+
 def test_http_base_url_is_allowed_only_for_loopback() -> None:
     for url in ("http://localhost:8787/api/v1", "http://127.0.0.1/api/v1", "http://[::1]:8787/api/v1"):
         assert Settings.from_env({"SMSAI_BASE_URL": url}).base_url == url

@@ -79,3 +79,20 @@ def test_doctor_takes_sandbox_before_or_after_the_command(tmp_path: Path) -> Non
             check=False,
         )
         assert completed.returncode == 0, (arguments, completed.stdout)
+
+
+def test_doctor_reports_an_unreachable_state_store_as_a_fail_line_not_a_traceback(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [*SERVER, "doctor", "--sandbox"],
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path), "SMSAI_STATE_URL": "redis://:pw-hunter2@127.0.0.1:1/0"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    [line] = [line for line in completed.stdout.splitlines() if "state store" in line]
+    assert line.startswith("FAIL"), completed.stdout
+    assert "SMSAI_STATE_URL" in line
+    assert "Traceback" not in completed.stderr
+    assert "pw-hunter2" not in completed.stdout + completed.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -18,6 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_EMPTY_TOKEN, SANDBOX_TOKEN, Sandbox
 from tests.conftest import ERAS, posts, text_of
 from tests.processes import http_server
@@ -133,6 +135,70 @@ async def test_readyz_is_503_while_the_upstream_is_down(tmp_path: Path) -> None:
     assert "SMS for AI API" in ready.text
 
 
+async def test_readyz_names_no_tenant(sandbox_url: str, tmp_path: Path) -> None:
+    """/readyz is open to anyone who can reach the port: it must not list who the service's tenants are."""
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_STATE_URL="redis://127.0.0.1:1/0")
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    with http_server([], env, tmp_path / "log") as url:
+        async with httpx2.AsyncClient() as http:
+            ready = await http.get(url.removesuffix("/mcp") + "/readyz")
+    assert ready.status_code == 503
+    assert "state store" in ready.text
+    for name in ("acme", "globex", "tenant"):
+        assert name not in ready.text
+
+
+async def test_readyz_asks_the_upstream_at_most_once_per_10_seconds(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Probes from every load balancer and orchestrator must not turn into a flood at the upstream."""
+    with http_server([], base_env(sandbox_url, tmp_path), tmp_path / "log") as url:
+        readyz = url.removesuffix("/mcp") + "/readyz"
+        async with httpx2.AsyncClient() as http:
+            answers = []
+
+            async def probe() -> None:
+                answers.append((await http.get(readyz)).status_code)
+
+            started = time.monotonic()
+            async with anyio.create_task_group() as group:
+                for _ in range(25):
+                    group.start_soon(probe)
+            for _ in range(25):
+                await probe()
+            elapsed = time.monotonic() - started
+    assert answers == [200] * 50
+    assert elapsed < 10
+    assert sandbox.state.count("GET", "/api/v1") <= 1
+
+
+async def test_readyz_reuses_the_upstream_verdict_for_10_seconds_then_asks_again(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    from smsai_mcp.readiness import Readiness
+    from smsai_mcp.runtime import open_runtime
+    from smsai_mcp.sandbox import Fault
+    from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+
+    now = 1000.0
+    readiness = Readiness(clock=lambda: now)
+    async with open_runtime({DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}, timeout_seconds=5) as runtime:
+        assert await readiness.problems(runtime) == []
+        sandbox.state.add_fault(Fault(method="GET", path="/api/v1", status=503, times=None))
+        now += 9.9
+        assert await readiness.problems(runtime) == []  # the verdict of 9.9 s ago still stands
+        now += 0.2
+        problems = await readiness.problems(runtime)
+    assert len(problems) == 1
+    assert "SMS for AI API" in problems[0]
+    assert sandbox.state.count("GET", "/api/v1") == 2  # one probe each time the verdict was renewed, no retries
+
+
 async def test_logs_are_json_with_request_id_and_tenant_never_token_or_text(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path
 ) -> None:
@@ -197,6 +263,76 @@ async def test_tenants_are_isolated_tokens_budgets_and_ledgers(
     assert {m.to for m in sandbox.state.messages_of(SANDBOX_TOKEN)} == {"+12025551234"}
     assert [m.to for m in sandbox.state.messages_of(SANDBOX_EMPTY_TOKEN)] == ["+14165550123"]  # globex's own token
     assert not any(r.authorized is False for r in sandbox.state.requests)  # the process token was never tried
+
+
+async def test_a_tenant_holding_its_share_of_sessions_cannot_take_the_rest(sandbox_url: str, tmp_path: Path) -> None:
+    """Four sessions for two tenants: one tenant's agents must not be able to hold all four."""
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_MCP_MAX_SESSIONS="4")
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    with http_server([], env, tmp_path / "log") as url:
+        acme = [await post_raw(url, {"Authorization": f"Bearer {KEY_A}"}) for _ in range(3)]
+        globex = [await post_raw(url, {"Authorization": f"Bearer {KEY_B}"}) for _ in range(2)]
+        async with httpx2.AsyncClient() as http:
+            ended = await http.delete(
+                url, headers={"Authorization": f"Bearer {KEY_A}", "Mcp-Session-Id": acme[0].headers["mcp-session-id"]}
+            )
+        acme_again = await post_raw(url, {"Authorization": f"Bearer {KEY_A}"})
+    assert [response.status_code for response in acme] == [200, 200, 503]  # its share: 4 // 2 tenants
+    refusal = acme[2].text
+    assert len(refusal.splitlines()) == 1
+    assert "session" in json.loads(refusal)["error"]["message"]
+    assert "globex" not in refusal
+    assert [response.status_code for response in globex] == [200, 200]  # the other tenant still gets its own
+    assert ended.status_code < 300
+    assert acme_again.status_code == 200  # a session ended frees its place
+
+
+async def test_a_client_dribbling_its_headers_is_cut_off_while_others_are_served(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    """A connection that sends a header byte every half second must not stay open: enough of them exhaust the
+    server's sockets (slowloris)."""
+    import socket
+
+    def dribble(port: int) -> float:
+        """Seconds until the server closed a connection that never finishes its headers (30 if it never does)."""
+        head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.settimeout(0.5)
+            for byte in head:
+                if time.monotonic() - started > 30:
+                    break
+                try:
+                    sock.sendall(bytes([byte]))
+                    if sock.recv(1024) == b"":
+                        return time.monotonic() - started
+                except TimeoutError:
+                    continue  # the server is still waiting for the rest: keep dribbling
+                except OSError:
+                    return time.monotonic() - started
+        return 30.0
+
+    with http_server([], base_env(sandbox_url, tmp_path), tmp_path / "log") as url:
+        port = int(url.split(":")[2].split("/")[0])
+        healthy: list[int] = []
+
+        async def meanwhile() -> None:
+            async with httpx2.AsyncClient() as http:
+                for _ in range(5):
+                    healthy.append((await http.get(url.removesuffix("/mcp") + "/healthz")).status_code)
+                    await anyio.sleep(0.5)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(meanwhile)
+            cut_after = await anyio.to_thread.run_sync(dribble, port)
+    assert cut_after < 10
+    assert healthy == [200] * 5
 
 
 needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")

@@ -85,6 +85,15 @@ MALFORMED = [
         "daily_budget_usd",
         id="negative-budget",
     ),
+    *[
+        pytest.param(
+            f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n{key} = {amount}\n',
+            key,
+            id=f"{key}-{amount}",
+        )
+        for key in ("daily_budget_usd", "max_cost_per_message_usd")
+        for amount in ("1e400", "2000000.0", "1_000_001", "inf", "nan")
+    ],
     pytest.param(
         f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\nconfirm = "maybe"\n',
         "confirm",
@@ -145,3 +154,41 @@ def test_server_refuses_to_start_on_a_bad_tenants_file(tmp_path: Path) -> None:
 def test_a_tenants_token_problem_names_its_own_variable(tmp_path: Path) -> None:
     path = tenants_file(tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n')
     assert load_tenants(path, ENV)["acme"].settings.api_token_variable == "ACME_TOKEN"
+
+
+SECRET_LOOKING = "smsai_LEAKME0123456789abcdef"
+
+
+@pytest.mark.parametrize("malformed", [f"{SECRET_LOOKING} pasted twice", f"{SECRET_LOOKING}\x01"])
+def test_a_malformed_tenant_token_is_named_by_its_variable_never_shown(tmp_path: Path, malformed: str) -> None:
+    path = tenants_file(tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n')
+    completed = subprocess.run(
+        [*SERVER, "--transport", "http", "--port", "0"],
+        env=server_env({"SMSAI_TENANTS_FILE": str(path), "ACME_TOKEN": malformed}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "ACME_TOKEN" in completed.stderr
+    assert "LEAKME" not in completed.stderr + completed.stdout
+
+
+def test_api_token_env_naming_a_setting_of_smsai_mcp_is_refused_without_its_value(tmp_path: Path) -> None:
+    """Read as a policy too, the token would be echoed by that policy's own error (got '...')."""
+    path = tenants_file(
+        tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "SMSAI_DAILY_BUDGET_USD"\n'
+    )
+    with pytest.raises(ConfigError, match="api_token_env") as caught:
+        load_tenants(path, {"SMSAI_DAILY_BUDGET_USD": SECRET_LOOKING})
+    assert "LEAKME" not in str(caught.value)
+
+
+def test_an_environment_setting_is_not_blamed_on_a_tenant_key(tmp_path: Path) -> None:
+    """A tenant that sets no budget was told its daily_budget_usd was wrong, quoting the environment's value."""
+    path = tenants_file(tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_tenants(path, {**ENV, "SMSAI_DAILY_BUDGET_USD": "lots"})
+    assert "SMSAI_DAILY_BUDGET_USD" in str(caught.value)
+    assert "tenant 'acme'" not in str(caught.value)

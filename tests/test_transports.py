@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,57 @@ def test_stdout_carries_nothing_but_protocol(sandbox_url: str, tmp_path: Path) -
     messages.extend(json.loads(line) for line in rest.splitlines() if line.strip())
     assert all(message["jsonrpc"] == "2.0" for message in messages)
     assert SANDBOX_TOKEN not in json.dumps(messages) + errlog.read_text()
+
+
+def _stdio_requests(era: str, call: dict[str, Any]) -> list[dict[str, Any]]:
+    """Raw JSON-RPC lines that open a stdio connection in `era` and make one tool call with id 2."""
+    if era == "legacy":
+        hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        return [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
+        ]
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    return [{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {**call, "_meta": envelope}}]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_stdin_closed_while_a_send_is_in_flight_still_gets_its_answer(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    """A host that closes stdin right after a send must still read that send's answer: the message went out."""
+    from smsai_mcp.sandbox import Fault
+
+    sandbox.state.add_fault(Fault(method="POST", path="/api/v1/sms/send", response="normal", delay_seconds=1.5))
+    call = {"name": "send_sms", "arguments": {"to": "+12025551234", "body": "stdin closes mid-send"}}
+    errlog = tmp_path / "stderr.log"
+    with errlog.open("w") as stderr:
+        process = subprocess.Popen(
+            SERVER,
+            env=server_env(upstream_env(sandbox_url, tmp_path)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        for request in _stdio_requests(era, call):
+            process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 20
+        while posts(sandbox) == 0:  # the POST is in flight at the sandbox, held for 1.5 s
+            assert time.monotonic() < deadline, errlog.read_text()
+            time.sleep(0.02)
+        process.stdin.close()
+        answers = [json.loads(line) for line in process.stdout.read().splitlines() if line.strip()]
+        process.wait(timeout=30)
+    [answer] = [message for message in answers if message.get("id") == 2]
+    assert answer["result"]["structuredContent"]["status"] == "sent", answer
+    assert posts(sandbox) == 1
+    assert process.returncode == 0

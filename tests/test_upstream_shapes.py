@@ -112,4 +112,5 @@ async def test_estimate_refuses_premium_and_shared_cost_numbers(
 async def test_guernsey_number_is_priced_as_the_uk_when_only_gb_is_listed(settings: Settings, sandbox: Sandbox) -> None:
     result, tool = await call(settings, "estimate_sms", {"to": "+447911123456", "body": "hi"})
     estimate = assert_matches_output_schema(tool, result)
-    assert estimate["country_code"] == "GB"
+    assert (estimate["country_code"], estimate["country_name"]) == ("GG", "Guernsey")  # shown as itself
+    assert estimate["unit_price_usd"] == 0.041  # the sandbox's GB row

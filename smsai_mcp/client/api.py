@@ -79,7 +79,14 @@ class HttpRequester(Protocol):
     """What SmsApi needs of an HTTP client: `httpx2.AsyncClient`, or the lazily built `HttpPool`."""
 
     async def request(
-        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: Any = None,
+        timeout: Any = httpx2.USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx2's own keyword, passed through
     ) -> httpx2.Response: ...
 
 
@@ -103,9 +110,16 @@ class HttpPool:
         await anyio.to_thread.run_sync(self.build)
 
     async def request(
-        self, method: str, url: str, *, params: Any = None, json: Any = None, headers: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: Any = None,
+        timeout: Any = httpx2.USE_CLIENT_DEFAULT,  # noqa: ASYNC109 - httpx2's own keyword, passed through
     ) -> httpx2.Response:
-        return await self.build().request(method, url, params=params, json=json, headers=headers)
+        return await self.build().request(method, url, params=params, json=json, headers=headers, timeout=timeout)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -123,8 +137,11 @@ class SmsApi:
         base_url: str,
         retry: RetryPolicy | None = None,
         token_variable: str = TOKEN_VARIABLE,
+        timeout_seconds: float | None = None,
     ) -> None:
         self._http = http
+        # The pool is shared by every tenant; each token's own timeout goes on its requests.
+        self._timeout: Any = httpx2.Timeout(timeout_seconds) if timeout_seconds else httpx2.USE_CLIENT_DEFAULT
         self._token_variable = token_variable  # named in a 401, so the fix is where the token came from
         self._token = token
         self._base_url = base_url.rstrip("/")
@@ -139,6 +156,10 @@ class SmsApi:
 
     async def info(self) -> ApiInfo:
         return ApiInfo.model_validate(await self._read(""))
+
+    async def probe(self) -> ApiInfo:
+        """GET /api/v1 once, never retried: a health check is itself repeated by whoever asks."""
+        return ApiInfo.model_validate(await self._request("GET", "", retry_reads=False, tries=1))
 
     async def me(self) -> Me:
         return Me.model_validate(await self._read("/me"))
@@ -203,14 +224,17 @@ class SmsApi:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         retry_reads: bool,
+        tries: int | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         url = self._base_url + path
-        attempts = self._retry.attempts
+        attempts = tries or self._retry.attempts
         for attempt in range(1, attempts + 1):
             last_try = attempt == attempts
             try:
-                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                response = await self._http.request(
+                    method, url, params=params, json=json, headers=headers, timeout=self._timeout
+                )
             except httpx2.TransportError as exc:
                 failure = error_from_transport(exc, method=method, path=path)
                 # A request that may have been processed is retried only when it is a read.

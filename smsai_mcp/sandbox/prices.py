@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from smsai_mcp.sms.territories import PRICED_AS
+
 
 @dataclass(frozen=True, slots=True)
 class Country:
@@ -66,4 +68,5 @@ _BY_CODE = {country.code: country for country in PRICE_LIST}
 
 
 def country_for_region(region: str) -> Country | None:
-    return _BY_CODE.get(region)
+    """The row that prices a region: its own, or for a territory in another's numbering plan, that country's."""
+    return _BY_CODE.get(region) or _BY_CODE.get(PRICED_AS.get(region, ""))

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from smsai_mcp.client.models import Country, PriceRows
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.segments import Encoding, count_segments
+from smsai_mcp.sms.territories import PRICED_AS, TERRITORY_NAMES
 
 __all__ = [
     "MICRO_USD",
@@ -27,11 +28,6 @@ MICRO_USD = Decimal("0.000001")
 def usd(value: float | Decimal) -> Decimal:
     """An amount in USD to the micro-dollar, read from its decimal text so 0.01 stays 0.01."""
     return Decimal(str(value)).quantize(MICRO_USD)
-
-
-# Guernsey, Jersey and the Isle of Man share the UK's numbering plan (+44): a price list that names only GB
-# prices them as GB, as carriers do.
-_UK_NUMBERING_PLAN = frozenset({"GG", "JE", "IM"})
 
 
 class UnsupportedDestination(ValueError):
@@ -64,8 +60,8 @@ class PriceList:
 
     def country_for(self, number: PhoneNumber) -> Country:
         region = number.region
-        if region not in self.by_code and region not in self.unpriced and region in _UK_NUMBERING_PLAN:
-            region = "GB"
+        if region not in self.by_code and region not in self.unpriced and region in PRICED_AS:
+            region = PRICED_AS[region]
         country = self.by_code.get(region)
         if country is None and region in self.unpriced:
             name = self.unpriced[region]
@@ -101,10 +97,13 @@ def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estim
     count = count_segments(body)
     unit_price = Decimal(str(country.price_usd))  # exactly as listed: rounding it first could undershoot
     cost = (unit_price * count.segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
+    code, name = country.country_code.upper(), country.country_name
+    if code != number.region and number.region in TERRITORY_NAMES:  # priced as another country, named as itself
+        code, name = number.region, TERRITORY_NAMES[number.region]
     return Estimate(
         to=number.e164,
-        country_code=country.country_code.upper(),
-        country_name=country.country_name,
+        country_code=code,
+        country_name=name,
         encoding=count.encoding,
         characters=count.characters,
         segments=count.segments,
