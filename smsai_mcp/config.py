@@ -152,7 +152,15 @@ def _confirm(raw: str | None) -> ConfirmMode:
     for mode in _CONFIRM_MODES:
         if value == mode:
             return mode
-    raise ConfigError(f"SMSAI_CONFIRM must be one of auto, elicit, token or off (got {value!r}).")
+    raise ConfigError(f"SMSAI_CONFIRM must be one of auto, elicit, token or off (got {shown_value(value)}).")
+
+
+def shown_value(raw: str) -> str:
+    """A rejected value as an error may quote it: never one that could be a token pasted into the wrong variable."""
+    value = raw.strip()
+    if "smsai_" in value.lower() or len(value) > 24 or not value.isprintable():
+        return "a value that is not shown, as it may be a secret"
+    return repr(value)
 
 
 def _money(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
@@ -162,9 +170,9 @@ def _money(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount in USD such as 1.00 (got {raw[:40]!r}).") from None
+        raise ConfigError(f"{name} must be an amount in USD such as 1.00 (got {shown_value(raw)}).") from None
     if not value.is_finite() or not 0 <= value <= MAX_USD:
-        raise ConfigError(f"{name} must be an amount in USD from 0 to 1,000,000 (got {raw[:40]!r}).")
+        raise ConfigError(f"{name} must be an amount in USD from 0 to 1,000,000 (got {shown_value(raw)}).")
     return value
 
 
@@ -173,7 +181,7 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_WHOLE_NUMBER:
-        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_WHOLE_NUMBER:,} (got {raw[:40]!r}).")
+        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_WHOLE_NUMBER:,} (got {shown_value(raw)}).")
     return int(raw)
 
 
@@ -183,7 +191,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise ConfigError(f"{name} must be true or false (got {raw!r}).")
+    raise ConfigError(f"{name} must be true or false (got {shown_value(raw)}).")
 
 
 def _split(raw: str) -> list[str]:
@@ -198,7 +206,8 @@ def _countries(env: Mapping[str, str], name: str) -> frozenset[str]:
 
     unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
-        raise ConfigError(f"{name} must list ISO 3166-1 alpha-2 country codes such as US,CA (unknown: {unknown}).")
+        shown = ", ".join(shown_value(code) for code in unknown)
+        raise ConfigError(f"{name} must list ISO 3166-1 alpha-2 country codes such as US,CA (unknown: {shown}).")
     return frozenset(codes)
 
 
@@ -209,8 +218,10 @@ def _recipients(env: Mapping[str, str], name: str) -> frozenset[str]:
     for raw in _split(env.get(name, "")):
         try:
             numbers.add(parse_e164(raw).e164)
-        except InvalidPhoneNumber as exc:
-            raise ConfigError(f"{name} must list E.164 numbers separated by commas: {exc}") from None
+        except InvalidPhoneNumber:
+            raise ConfigError(
+                f"{name} must list E.164 numbers such as +14155550123, separated by commas (got {shown_value(raw)})."
+            ) from None
     return frozenset(numbers)
 
 
@@ -226,7 +237,7 @@ def _timeout(raw: str | None) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be a number of seconds (got {raw.strip()!r}).") from None
+        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be a number of seconds (got {shown_value(raw)}).") from None
     if not 0 < value <= 600:
-        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be more than 0 and at most 600 (got {raw.strip()!r}).")
+        raise ConfigError(f"SMSAI_TIMEOUT_SECONDS must be more than 0 and at most 600 (got {shown_value(raw)}).")
     return value

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from smsai_mcp.config import ConfigError, Settings, is_loopback_host
+from smsai_mcp.config import ConfigError, Settings, is_loopback_host, shown_value
 from smsai_mcp.fair_sessions import fair_share, share_sessions_fairly
 from smsai_mcp.readiness import Readiness
 from smsai_mcp.runtime import LiveRuntime
@@ -103,7 +103,7 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} must be a whole number of at least 1 (got {raw!r}).")
+        raise ConfigError(f"{name} must be a whole number of at least 1 (got {shown_value(raw)}).")
     return int(raw)
 
 

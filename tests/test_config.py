@@ -195,3 +195,27 @@ def test_processes_starting_together_on_one_state_dir_all_pass_the_write_check(t
         results = list(pool.map(lambda _: settings.ensure_state_dir(), range(200)))
     assert set(results) == {tmp_path / "shared"}
     assert list((tmp_path / "shared").iterdir()) == []
+
+
+TOKEN_LIKE = "smsai_" + "k" * 40
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SMSAI_DAILY_BUDGET_USD",
+        "SMSAI_MAX_COST_PER_MESSAGE_USD",
+        "SMSAI_MAX_PER_RECIPIENT_PER_HOUR",
+        "SMSAI_READ_ONLY",
+        "SMSAI_CONFIRM",
+        "SMSAI_TIMEOUT_SECONDS",
+        "SMSAI_ALLOWED_COUNTRIES",
+        "SMSAI_ALLOWED_RECIPIENTS",
+    ],
+)
+def test_token_pasted_into_another_variable_is_never_echoed(variable: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({variable: TOKEN_LIKE})
+    message = str(refused.value)
+    assert variable in message
+    assert "kkkk" not in message.lower()
