@@ -102,6 +102,9 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         serve_http(app, host=host, port=port, graceful_shutdown_seconds=options.graceful_shutdown_seconds)
         return 0
     from smsai_mcp.server import build_server
+    from smsai_mcp.terminal import let_ctrl_c_end_terminal_input, note_if_started_in_a_terminal
 
+    if note_if_started_in_a_terminal():
+        let_ctrl_c_end_terminal_input()
     build_server(settings, transport=http_transport).run()
     return 0
