@@ -280,6 +280,7 @@ def no_uvx_anywhere(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_launcher_falls_back_to_the_installed_package(no_uvx_anywhere: dict[str, str], tmp_path: Path) -> None:
     env = {**no_uvx_anywhere, "SMSAI_STATE_DIR": str(tmp_path / "state")}
@@ -323,12 +324,14 @@ def run_node_tool(bin_dir: Path, home: Path, *args: str, cwd: Path = ROOT) -> su
     )
 
 
+@pytest.mark.slow
 def test_mcpb_validate_accepts_the_manifest(mcpb_bin: Path, tmp_path: Path) -> None:
     done = run_node_tool(mcpb_bin, tmp_path, str(mcpb_bin / "mcpb"), "validate", str(MCPB / "manifest.json"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Manifest schema validation passes!" in done.stdout
 
 
+@pytest.mark.slow
 def test_mcpb_validate_rejects_a_broken_manifest(mcpb_bin: Path, tmp_path: Path) -> None:
     """The validator is really checking: a misspelt key fails it."""
     broken = bundle_manifest()
@@ -359,12 +362,14 @@ def packed(mcpb_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bundle
 
 
+@pytest.mark.slow
 def test_packed_bundle_holds_exactly_the_manifest_and_the_launcher(packed: Path) -> None:
     with zipfile.ZipFile(packed) as bundle:
         assert sorted(bundle.namelist()) == ["manifest.json", "server/launch.py"]
         assert json.loads(bundle.read("manifest.json")) == bundle_manifest()
 
 
+@pytest.mark.slow
 def test_mcpbignore_applies_when_packing_a_dirty_folder(mcpb_bin: Path, tmp_path: Path) -> None:
     folder = tmp_path / "bundle"
     shutil.copytree(MCPB, folder)
@@ -417,10 +422,12 @@ def unpacked(packed: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_host_without_the_token_does_not_start_the_bundle(mcpb_bin: Path, tmp_path: Path, unpacked: Path) -> None:
     assert resolve_mcp_config(mcpb_bin, tmp_path, unpacked, {}) is None
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_installed_bundle_serves_with_the_token_from_user_config(
     mcpb_bin: Path, tmp_path: Path, unpacked: Path, no_uvx_anywhere: dict[str, str], sandbox: Sandbox, sandbox_url: str
