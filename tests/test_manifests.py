@@ -135,6 +135,52 @@ def test_readme_shows_each_host_config_exactly(relative: str) -> None:
     assert load(relative) in readme_json_blocks(), f"README.md must show manifests/{relative} verbatim"
 
 
+CLONE_COMMAND = "/path/to/smsai-mcp/.venv/bin/smsai-mcp"  # README's stand-in for a clone's environment
+
+
+def readme_clone_entry() -> dict[str, Any]:
+    """README's host entry for running a clone until the package is on PyPI."""
+    [entry] = [
+        block["mcpServers"][SERVER_KEY]
+        for block in readme_json_blocks()
+        if block.get("mcpServers", {}).get(SERVER_KEY, {}).get("command") == CLONE_COMMAND
+    ]
+    assert isinstance(entry, dict)
+    return entry
+
+
+def test_readme_says_how_to_run_a_clone_until_the_package_is_published() -> None:
+    entry = readme_clone_entry()
+    assert entry["args"] == []
+    assert set(entry["env"]) == {TOKEN_VARIABLE}
+    assert not REAL_LOOKING_TOKEN.search(json.dumps(entry))
+    assert '"args": ["--from", "/path/to/smsai-mcp", "smsai-mcp"]' in README  # the uv way, built from the clone
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_readme_clone_entry_serves_when_given_this_environments_command(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """The entry as a host runs it, with this checkout's environment in place of the stand-in path."""
+    entry = readme_clone_entry()
+    command = Path(sys.executable).parent / SCRIPT
+    if not command.exists():
+        pytest.skip(f"no {SCRIPT} console script beside {sys.executable}: pip install -e .")
+    env = {
+        **entry["env"],
+        TOKEN_VARIABLE: SANDBOX_TOKEN,
+        "SMSAI_BASE_URL": sandbox_url,
+        "SMSAI_STATE_DIR": str(tmp_path / "state"),
+    }
+    params = StdioServerParameters(command=str(command), args=entry["args"], env=env)
+    async with Client(params, mode="legacy") as client:
+        balance = await client.call_tool("check_balance", {})
+    assert not balance.is_error
+    assert balance.structured_content is not None
+    assert balance.structured_content["credits_usd"] == 25.0
+
+
 # --- Claude Code -------------------------------------------------------------------------------------------------
 
 

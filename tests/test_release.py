@@ -294,6 +294,21 @@ def test_uvx_from_the_wheel_reports_its_version(dist: Dist, uvx_env: dict[str, s
     assert done.stdout.strip() == f"smsai-mcp {__version__}"
 
 
+def test_uvx_from_a_clone_runs_it_before_the_package_is_published(uvx_env: dict[str, str], tmp_path: Path) -> None:
+    """README's uv way for a host until smsai-mcp is on PyPI: `uvx --from <clone> smsai-mcp`."""
+    done = subprocess.run(
+        [uvx(), "--from", str(ROOT), "smsai-mcp", "--version"],
+        cwd=tmp_path,
+        env=uvx_env,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == f"smsai-mcp {__version__}"
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_uvx_from_the_wheel_serves_the_sandbox(
     dist: Dist, uvx_env: dict[str, str], tmp_path: Path, era: str
