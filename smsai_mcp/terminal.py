@@ -16,8 +16,8 @@ from typing import TextIO
 __all__ = ["TERMINAL_NOTE", "let_ctrl_c_end_terminal_input", "note_if_started_in_a_terminal"]
 
 TERMINAL_NOTE = (
-    "smsai-mcp speaks MCP on stdin and stdout: an MCP host (Claude Desktop, Claude Code, VS Code, Cursor) starts "
-    "it and talks to it, so typing here does nothing useful.\n"
+    "smsai-mcp speaks MCP on stdin and stdout, and is waiting for what an MCP host (Claude Desktop, Claude Code, "
+    "VS Code, Cursor) sends when it starts the server itself.\n"
     "To try it by hand, use the MCP Inspector (Node 22.19 or newer), in a browser or in this terminal:\n"
     "    npx @modelcontextprotocol/inspector smsai-mcp --sandbox\n"
     "    npx @modelcontextprotocol/inspector --cli smsai-mcp --sandbox --method tools/list\n"
