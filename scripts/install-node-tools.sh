@@ -28,6 +28,14 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" \
     exit 0
 fi
 
+# npm fetches the tools (they then run on the Node 22 they bring); without it, say so rather than "command not found".
+if ! command -v npm >/dev/null; then
+    echo "install-node-tools: npm is missing; it comes with Node.js. Install it (Debian or Ubuntu:" \
+        "sudo apt-get install nodejs npm; macOS: brew install node; others: https://nodejs.org/en/download)," \
+        "then run this again; the tools themselves run on the Node 22 this script puts in $prefix." >&2
+    exit 1
+fi
+
 mkdir -p "$prefix"
 # No audit or funding requests, no update check: the only traffic is package downloads from the registry.
 npm install --prefix "$prefix" --no-audit --no-fund --no-update-notifier --loglevel=error --save-exact "${packages[@]}"

@@ -109,6 +109,9 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox:
         return 0
     from smsai_mcp.server import build_server
     from smsai_mcp.stdio import serve_stdio
+    from smsai_mcp.terminal import let_ctrl_c_end_terminal_input, note_if_started_in_a_terminal
 
+    if note_if_started_in_a_terminal():
+        let_ctrl_c_end_terminal_input()
     serve_stdio(build_server(settings, transport=http_transport))
     return 0

@@ -151,6 +151,7 @@ def test_server_refuses_to_start_on_invalid_configuration(tmp_path: Path) -> Non
     assert "smsai_do_not_print" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_http_refuses_a_public_bind_without_access_control() -> None:
     completed = subprocess.run(
         [*SERVER, "--transport", "http", "--host", "0.0.0.0", "--sandbox"],
@@ -165,6 +166,7 @@ def test_http_refuses_a_public_bind_without_access_control() -> None:
     assert "SMSAI_MCP_ACCESS_KEYS" in completed.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["file", "unwritable"])
 def test_unusable_state_dir_is_refused_at_start_naming_the_variable(tmp_path: Path, kind: str) -> None:
     if kind == "file":

@@ -16,6 +16,7 @@ from smsai_mcp.sandbox import SANDBOX_READONLY_TOKEN
 from tests.processes import SERVER, server_env
 
 
+@pytest.mark.slow
 def test_doctor_passes_on_the_sandbox(tmp_path: Path) -> None:
     completed = subprocess.run(
         [*SERVER, "doctor", "--sandbox"],
@@ -68,6 +69,7 @@ def test_doctor_fails_when_the_guard_would_refuse_every_message(
     assert says in out.getvalue()
 
 
+@pytest.mark.slow
 def test_doctor_takes_sandbox_before_or_after_the_command(tmp_path: Path) -> None:
     for arguments in (["--sandbox", "doctor"], ["doctor", "--sandbox"]):
         completed = subprocess.run(

@@ -24,6 +24,8 @@ from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.server import build_server
 from tests.conftest import posts, text_of
 
+pytestmark = pytest.mark.slow  # hypothesis runs hundreds of calls per tool
+
 EXAMPLES = 250
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50)

@@ -183,6 +183,7 @@ async def test_concurrent_replays_of_one_2026_retry_send_once(settings: Settings
 # 6. Two processes sharing one state directory
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_state_never_overshoot_the_budget(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
 ) -> None:
@@ -221,6 +222,7 @@ async def test_two_processes_sharing_state_never_overshoot_the_budget(
 # 8. kill -9 between reserve and settle, then a restart
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("went_out", [True, False], ids=["message-went-out", "message-never-went-out"])
 async def test_kill_9_between_reserve_and_settle_is_reconciled_on_restart(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str, went_out: bool

@@ -25,6 +25,8 @@ from jsonschema import Draft202012Validator
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from tests.conftest import posts
 
+pytestmark = pytest.mark.slow  # every call starts Node, the Inspector and the server
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "tools_list.json"
 SERVER = [sys.executable, "-m", "smsai_mcp"]

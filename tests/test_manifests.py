@@ -135,6 +135,52 @@ def test_readme_shows_each_host_config_exactly(relative: str) -> None:
     assert load(relative) in readme_json_blocks(), f"README.md must show manifests/{relative} verbatim"
 
 
+CLONE_COMMAND = "/path/to/smsai-mcp/.venv/bin/smsai-mcp"  # README's stand-in for a clone's environment
+
+
+def readme_clone_entry() -> dict[str, Any]:
+    """README's host entry for running a clone until the package is on PyPI."""
+    [entry] = [
+        block["mcpServers"][SERVER_KEY]
+        for block in readme_json_blocks()
+        if block.get("mcpServers", {}).get(SERVER_KEY, {}).get("command") == CLONE_COMMAND
+    ]
+    assert isinstance(entry, dict)
+    return entry
+
+
+def test_readme_says_how_to_run_a_clone_until_the_package_is_published() -> None:
+    entry = readme_clone_entry()
+    assert entry["args"] == []
+    assert set(entry["env"]) == {TOKEN_VARIABLE}
+    assert not REAL_LOOKING_TOKEN.search(json.dumps(entry))
+    assert '"args": ["--from", "/path/to/smsai-mcp", "smsai-mcp"]' in README  # the uv way, built from the clone
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_readme_clone_entry_serves_when_given_this_environments_command(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """The entry as a host runs it, with this checkout's environment in place of the stand-in path."""
+    entry = readme_clone_entry()
+    command = Path(sys.executable).parent / SCRIPT
+    if not command.exists():
+        pytest.skip(f"no {SCRIPT} console script beside {sys.executable}: pip install -e .")
+    env = {
+        **entry["env"],
+        TOKEN_VARIABLE: SANDBOX_TOKEN,
+        "SMSAI_BASE_URL": sandbox_url,
+        "SMSAI_STATE_DIR": str(tmp_path / "state"),
+    }
+    params = StdioServerParameters(command=str(command), args=entry["args"], env=env)
+    async with Client(params, mode="legacy") as client:
+        balance = await client.call_tool("check_balance", {})
+    assert not balance.is_error
+    assert balance.structured_content is not None
+    assert balance.structured_content["credits_usd"] == 25.0
+
+
 # --- Claude Code -------------------------------------------------------------------------------------------------
 
 
@@ -280,6 +326,7 @@ def no_uvx_anywhere(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_launcher_falls_back_to_the_installed_package(no_uvx_anywhere: dict[str, str], tmp_path: Path) -> None:
     env = {**no_uvx_anywhere, "SMSAI_STATE_DIR": str(tmp_path / "state")}
@@ -323,12 +370,14 @@ def run_node_tool(bin_dir: Path, home: Path, *args: str, cwd: Path = ROOT) -> su
     )
 
 
+@pytest.mark.slow
 def test_mcpb_validate_accepts_the_manifest(mcpb_bin: Path, tmp_path: Path) -> None:
     done = run_node_tool(mcpb_bin, tmp_path, str(mcpb_bin / "mcpb"), "validate", str(MCPB / "manifest.json"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Manifest schema validation passes!" in done.stdout
 
 
+@pytest.mark.slow
 def test_mcpb_validate_rejects_a_broken_manifest(mcpb_bin: Path, tmp_path: Path) -> None:
     """The validator is really checking: a misspelt key fails it."""
     broken = bundle_manifest()
@@ -359,12 +408,14 @@ def packed(mcpb_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bundle
 
 
+@pytest.mark.slow
 def test_packed_bundle_holds_exactly_the_manifest_and_the_launcher(packed: Path) -> None:
     with zipfile.ZipFile(packed) as bundle:
         assert sorted(bundle.namelist()) == ["manifest.json", "server/launch.py"]
         assert json.loads(bundle.read("manifest.json")) == bundle_manifest()
 
 
+@pytest.mark.slow
 def test_mcpbignore_applies_when_packing_a_dirty_folder(mcpb_bin: Path, tmp_path: Path) -> None:
     folder = tmp_path / "bundle"
     shutil.copytree(MCPB, folder)
@@ -417,10 +468,12 @@ def unpacked(packed: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_host_without_the_token_does_not_start_the_bundle(mcpb_bin: Path, tmp_path: Path, unpacked: Path) -> None:
     assert resolve_mcp_config(mcpb_bin, tmp_path, unpacked, {}) is None
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_installed_bundle_serves_with_the_token_from_user_config(
     mcpb_bin: Path, tmp_path: Path, unpacked: Path, no_uvx_anywhere: dict[str, str], sandbox: Sandbox, sandbox_url: str

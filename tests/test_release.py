@@ -28,7 +28,7 @@ from mcp.client.stdio import stdio_client
 from smsai_mcp import __version__
 from tests.conftest import ERAS, assert_matches_output_schema, text_of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "tools_list.json"
@@ -283,6 +283,21 @@ def uvx_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_uvx_from_the_wheel_reports_its_version(dist: Dist, uvx_env: dict[str, str], tmp_path: Path) -> None:
     done = subprocess.run(
         [uvx(), "--from", str(dist.wheel), "smsai-mcp", "--version"],
+        cwd=tmp_path,
+        env=uvx_env,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == f"smsai-mcp {__version__}"
+
+
+def test_uvx_from_a_clone_runs_it_before_the_package_is_published(uvx_env: dict[str, str], tmp_path: Path) -> None:
+    """README's uv way for a host until smsai-mcp is on PyPI: `uvx --from <clone> smsai-mcp`."""
+    done = subprocess.run(
+        [uvx(), "--from", str(ROOT), "smsai-mcp", "--version"],
         cwd=tmp_path,
         env=uvx_env,
         capture_output=True,

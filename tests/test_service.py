@@ -25,7 +25,7 @@ from tests.conftest import ERAS, posts, text_of
 from tests.processes import http_server
 from tests.test_state import redis_available
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 KEY_A = "tenant-a-key-5b1c0d3e9f"
 KEY_B = "tenant-b-key-77aa01c2de"

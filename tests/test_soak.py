@@ -32,7 +32,7 @@ from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from tests.conftest import SEND_PATH, text_of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SECONDS = float(os.environ.get("SMSAI_SOAK_SECONDS", "8"))
 WORKERS = 6

@@ -136,6 +136,7 @@ def test_missing_tenants_file_is_refused(tmp_path: Path) -> None:
         load_tenants(tmp_path / "nope.toml", ENV)
 
 
+@pytest.mark.slow
 def test_server_refuses_to_start_on_a_bad_tenants_file(tmp_path: Path) -> None:
     path = tenants_file(tmp_path, '[tenants.acme]\naccess_key_sha256 = "abc"\n')
     completed = subprocess.run(

@@ -16,7 +16,7 @@ from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
 from tests.processes import SERVER, http_server, server_env
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # every test starts the server as a process
 
 
 def upstream_env(sandbox_url: str, tmp_path: Path) -> dict[str, str]:
