@@ -32,6 +32,7 @@ from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import (
     Attempt,
     BeginRequest,
@@ -67,14 +68,6 @@ def usd_of_micro(amount: int) -> Decimal:
 
 def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
-
-
-# The characters PHP's trim() removes: the API trims every body (Laravel's TrimStrings), so these never count.
-_PHP_TRIM = " \t\n\r\0\x0b"
-
-
-def as_the_api_keeps_it(body: str) -> str:
-    return body.strip(_PHP_TRIM)
 
 
 def fingerprint(to: str, body: str, sender_id: str | None) -> str:
@@ -133,7 +126,7 @@ class SendGuard:
         """The number, and the body as the API would keep it, so estimates and duplicates see what it stores."""
         number = parse_e164(to)
         body = as_the_api_keeps_it(body)
-        if not body.strip():
+        if not body:
             raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
         return number, body
 
@@ -148,6 +141,8 @@ class SendGuard:
             number, body = self._read(to, body)
         except InvalidPhoneNumber as exc:
             raise Refusal(str(exc), code="invalid_number") from None
+        if sender_id is not None:
+            sender_id = as_the_api_keeps_it(sender_id) or None  # posted and compared as the API keeps it
         now = self._clock()
         print_ = fingerprint(number.e164, body, sender_id)
         if idempotency_key is not None:
