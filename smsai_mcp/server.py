@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -45,7 +46,15 @@ from smsai_mcp.results import (
     MessagesResult,
     SendResult,
 )
-from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, LiveRuntime, Runtime, TenantRuntime, ToolRefusal, open_runtime
+from smsai_mcp.runtime import (
+    NO_CREDENTIALS_ADVICE,
+    RECONCILE_EVERY_SECONDS,
+    LiveRuntime,
+    Runtime,
+    TenantRuntime,
+    ToolRefusal,
+    open_runtime,
+)
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
 from smsai_mcp.sms.phone import InvalidPhoneNumber
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
@@ -196,13 +205,23 @@ def build_server(
     auth: AuthSettings | None = None,
     token_verifier: TokenVerifier | None = None,
     live: LiveRuntime | None = None,
+    clock: Callable[[], float] = time.time,
+    reconcile_every_seconds: float = RECONCILE_EVERY_SECONDS,
 ) -> MCPServer[Runtime]:
     """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
-    (HTTP service only) gives each access key its own token, policy and ledger."""
+    (HTTP service only) gives each access key its own token, policy and ledger; `clock` and
+    `reconcile_every_seconds` let tests move time on and reconcile sooner."""
     served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
     def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
-        return open_runtime(served, timeout_seconds=settings.timeout_seconds, transport=transport, live=live)
+        return open_runtime(
+            served,
+            timeout_seconds=settings.timeout_seconds,
+            transport=transport,
+            live=live,
+            clock=clock,
+            reconcile_every_seconds=reconcile_every_seconds,
+        )
 
     mcp: MCPServer[Runtime] = MCPServer(
         name="smsai-mcp",
