@@ -27,7 +27,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
-from smsai_mcp.guard.reconcile import OWNER, Reconciler, body_sha256, how_it_is_settled
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
@@ -50,9 +50,6 @@ from smsai_mcp.state.store import (
 __all__ = ["Prepared", "SendGuard", "SendOutcome"]
 
 logger = logging.getLogger(__name__)
-
-# A send is bounded by the upstream timeout; a pending attempt older than that and this margin is not in flight.
-_IN_FLIGHT_MARGIN_SECONDS = 120
 
 
 def micro(amount: Decimal) -> int:
@@ -113,7 +110,7 @@ class SendGuard:
         self._audit = audit
         self._tokens = tokens
         self._clock = clock
-        self._in_flight_seconds = settings.timeout_seconds + _IN_FLIGHT_MARGIN_SECONDS
+        self._in_flight_seconds = settings.timeout_seconds + IN_FLIGHT_MARGIN_SECONDS
         self.reconciler = Reconciler(
             api=api,
             store=store,

@@ -25,6 +25,7 @@ from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import Attempt, StateStore
 
 __all__ = [
+    "IN_FLIGHT_MARGIN_SECONDS",
     "OWNER",
     "SETTLE_AFTER_SECONDS",
     "Listing",
@@ -37,6 +38,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# A send is bounded by the upstream timeout; a pending attempt older than that and this margin is not in flight.
+IN_FLIGHT_MARGIN_SECONDS = 120
 # A full lookup this long after an attempt that finds nothing shows it never went out: the API is done by then.
 SETTLE_AFTER_SECONDS = 900
 # How far back (seconds) a listed message may be dated before the attempt and still be it: clock skew.
