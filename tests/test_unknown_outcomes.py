@@ -104,15 +104,15 @@ async def test_retry_of_an_unknown_send_is_refused_whatever_the_duplicate_window
 # 2. A restart while the API was still processing
 
 
-async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
-    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
-) -> None:
+def server_process_env(sandbox_url: str, tmp_path: Path, **variables: str) -> tuple[dict[str, str], Path]:
     state_dir = tmp_path / "state"
-    env = server_env(upstream_env(sandbox_url, state_dir))
+    return server_env(upstream_env(sandbox_url, state_dir, **variables)), state_dir
+
+
+async def crash_mid_send(sandbox: Sandbox, env: dict[str, str], tmp_path: Path, era: str, fault: Fault) -> None:
+    """A real server process killed (SIGKILL) while its POST is in flight."""
     params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=env)
-    # The API takes the POST and is still working on it when the host (and so the server) goes away.
-    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0, process_after_delay=True)
-    sandbox.state.add_fault(slow)
+    sandbox.state.add_fault(fault)
     lost: list[BaseException] = []
     with (tmp_path / "killed.log").open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
@@ -126,14 +126,22 @@ async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
             async with anyio.create_task_group() as group:
                 group.start_soon(send_and_lose_the_answer)
                 await until(lambda: posts(sandbox) == 1)
-                [attempt] = ledger(state_dir)
-                pid = int(attempt["owner"].split(":")[1])
+                pid = int(ledger(Path(env["SMSAI_STATE_DIR"]))[-1]["owner"].split(":")[1])
                 assert pid != os.getpid()
                 os.kill(pid, signal.SIGKILL)  # the server process this test started, by its id
     assert len(lost) == 1
-    assert sandbox.state.messages == []
 
+
+async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    # The API takes the POST and is still working on it when the host (and so the server) goes away.
+    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0, process_after_delay=True)
+    env, state_dir = server_process_env(sandbox_url, tmp_path)
+    await crash_mid_send(sandbox, env, tmp_path, era, slow)
+    assert sandbox.state.messages == []
     settings = Settings.from_env(env)
+
     async with connect(settings, era) as client:
         await until(lambda: status_of_the_attempt(state_dir) != "pending")
         assert status_of_the_attempt(state_dir) == "unknown"  # never released on one lookup that found nothing
@@ -149,6 +157,26 @@ async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
     [message] = sandbox.state.messages
     assert ledger(state_dir)[0]["message_id"] == message.id
     assert spent == float(message.price_usd)
+    assert posts(sandbox) == 1
+
+
+async def test_a_retry_through_another_server_the_moment_one_crashes_is_refused_without_a_duplicate_window(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    """Two host sessions share the state; one server dies mid-send and the agent at once asks the other, whose
+    reconciling has not run since: the crashed send is unknown all the same."""
+    env, state_dir = server_process_env(sandbox_url, tmp_path, SMSAI_DUPLICATE_WINDOW_SECONDS="0")
+    settings = Settings.from_env(env)
+    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0, process_after_delay=True)
+    async with connect(settings, era) as other_session:
+        await crash_mid_send(sandbox, env, tmp_path, era, slow)
+        assert status_of_the_attempt(state_dir) == "pending"  # nobody has looked at it yet
+        refused_as_unknown(await send(other_session, body=BODY))
+    assert posts(sandbox) == 1
+    await until(lambda: len(sandbox.state.messages) == 1)
+    async with connect(settings, era):
+        await until(lambda: status_of_the_attempt(state_dir) == "sent")
+    assert ledger(state_dir)[0]["message_id"] == sandbox.state.messages[0].id
     assert posts(sandbox) == 1
 
 

@@ -152,10 +152,13 @@ class SendGuard:
             if earlier is not None:
                 estimate = estimate_message(number, body, await self._prices.get())
                 return self._prepared_with_answer(number, body, sender_id, idempotency_key, estimate, print_, earlier)
+        # Any open one: a pending send of a process that died moments ago is unknown too, before any pass says so.
         unresolved = await self._store.find_unresolved(
-            fingerprint=print_, idempotency_key=idempotency_key, stale_before=now - self._in_flight_seconds
+            fingerprint=print_, idempotency_key=idempotency_key, stale_before=now
         )
-        if unresolved is not None:
+        if unresolved is not None and (
+            unresolved.status == "unknown" or self.reconciler.no_longer_in_flight(unresolved, now)
+        ):
             raise _still_unknown(unresolved)
         check_destination(number, self._settings)
         recent = await self._store.recent_to_recipient(number.e164, now=now)

@@ -171,7 +171,7 @@ class Reconciler:
         due: list[Attempt] = []
         for attempt in await self._store.unresolved():
             if attempt.status == "pending":
-                if not self._no_longer_in_flight(attempt, now):
+                if not self.no_longer_in_flight(attempt, now):
                     continue
                 await self._store.mark_unknown(attempt.id)
                 await self._record("unknown", attempt)
@@ -201,7 +201,8 @@ class Reconciler:
             event=event, recipient=attempt.recipient, attempt=attempt.id, reconciled=True, **fields
         )
 
-    def _no_longer_in_flight(self, attempt: Attempt, now: float) -> bool:
+    def no_longer_in_flight(self, attempt: Attempt, now: float) -> bool:
+        """Whether a pending attempt can no longer be in flight: its process died, or it is older than a send."""
         orphaned = attempt.owner != OWNER and _owner_is_dead(attempt.owner)
         return orphaned or now - attempt.created_at >= self._in_flight_seconds
 
