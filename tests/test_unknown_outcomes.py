@@ -7,11 +7,13 @@ per hazard, through a real MCP client in both protocol eras, counting the POSTs 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,17 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
+from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
+from smsai_mcp.guard.pipeline import fingerprint
+from smsai_mcp.guard.reconcile import body_sha256
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
+from smsai_mcp.server import build_server
+from smsai_mcp.state.sqlite import SqliteStore
+from smsai_mcp.state.store import Attempt, BeginRequest, Begun
+from smsai_mcp.tenants import Tenant
 from tests.conftest import ERAS, SEND_PATH, posts
 from tests.guard_helpers import (
     CA,
@@ -46,6 +55,7 @@ pytestmark = pytest.mark.anyio
 BODY = "Gate code 4821"
 LIST_PATH = "/api/v1/sms"
 FIFTEEN_MINUTES = 900
+NO_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 @pytest.fixture(params=ERAS)
@@ -306,3 +316,47 @@ async def test_the_background_loop_settles_an_unknown_send_without_a_restart(
     assert ledger(state_dir)[0]["message_id"] == message.id
     assert spent == float(message.price_usd)
     assert posts(sandbox) == 1
+
+
+async def test_one_tenants_failing_reconciliation_does_not_stop_another_tenants(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service of two tenants: one's state store is out of reach, the other's open send is still settled."""
+    reachable = settings.model_copy(update={"state_dir": tmp_path / "acme"})
+    unreachable = settings.model_copy(update={"state_dir": tmp_path / "globex", "state_url": SecretStr(NO_REDIS)})
+    tenants = {
+        "acme": Tenant("acme", (hashlib.sha256(b"acme-key").hexdigest(),), reachable),
+        "globex": Tenant("globex", (hashlib.sha256(b"globex-key").hexdigest(),), unreachable),
+    }
+    store = SqliteStore(tmp_path / "acme" / "state.db")
+    attempt = open_attempt(BODY)
+    assert isinstance(await store.begin(BeginRequest(attempt, 10**9, 10, 600), now=attempt.created_at), Begun)
+    await store.mark_unknown(attempt.id)
+    message = another_apps_message(sandbox, US, BODY)  # it went out after all
+    try:
+        server = build_server(settings, tenants=tenants, reconcile_every_seconds=0.1)
+        async with Client(server, mode="auto"):
+            await until(lambda: status_of_the_attempt(tmp_path / "acme") == "sent")
+            await until(lambda: "could not reconcile open reservations of tenant globex" in caplog.text)
+        [settled] = ledger(tmp_path / "acme")
+        assert settled["message_id"] == message.id
+    finally:
+        await store.close()
+    assert posts(sandbox) == 0
+
+
+def open_attempt(body: str) -> Attempt:
+    """A send of `body` to US a minute ago by a process gone elsewhere, as its ledger row was written."""
+    return Attempt(
+        id=uuid.uuid4().hex,
+        day=datetime.fromtimestamp(time.time(), UTC).date().isoformat(),
+        created_at=time.time() - 60,
+        recipient=US,
+        fingerprint=fingerprint(US, body, None),
+        body_sha256=body_sha256(body),
+        idempotency_key=None,
+        confirmation_id=None,
+        owner="another-host:1:0",
+        status="pending",
+        reserved_micro=10_000,
+    )
