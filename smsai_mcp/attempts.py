@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 import anyio
+from redis.exceptions import RedisError
 
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError, NotFound
@@ -69,6 +71,9 @@ def run_attempts(
         return anyio.run(_resolve, name, settings, verdict, out)
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"smsai-mcp attempts: {exc}\n")
+        return EXIT_USAGE
+    except (OSError, sqlite3.Error, RedisError) as exc:  # one line for a person, not a traceback
+        sys.stderr.write(f"smsai-mcp attempts: the state store cannot be used: {type(exc).__name__}: {exc}\n")
         return EXIT_USAGE
 
 

@@ -142,6 +142,15 @@ def test_attempts_bad_usage_exits_2(tmp_path: Path, args: list[str], says: str) 
     assert result.stdout == ""
 
 
+def test_attempts_with_a_state_store_out_of_reach_exit_2(tmp_path: Path) -> None:
+    result = attempts(
+        server_env({"SMSAI_STATE_DIR": str(tmp_path), "SMSAI_STATE_URL": "redis://127.0.0.1:1/0"}), "list"
+    )
+    assert result.returncode == 2
+    assert "the state store cannot be used" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.fixture
 async def tenant_on_redis() -> AsyncIterator[str]:
     """A tenant name of its own, so its Redis keys (smsai:<tenant>:) are this test's alone."""

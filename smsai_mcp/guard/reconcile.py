@@ -104,10 +104,11 @@ async def _read_pages(api: SmsApi, since: float, read: dict[int, Message]) -> bo
         return await _forward(api, second, since, read, stop_when_older=False)
     # Oldest first: back from the last page (earlier pages do not move as new messages arrive).
     _keep(second, since, read)
-    for number in range(min(last, MAX_PAGES), 2, -1):
+    lowest = max(2, last - MAX_PAGES)
+    for number in range(last, lowest, -1):
         if _keep(await api.list_messages(page=number), since, read):
             return True
-    return last <= MAX_PAGES
+    return lowest == 2  # down to the two pages already read
 
 
 async def _forward(
