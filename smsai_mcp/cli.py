@@ -1,4 +1,4 @@
-"""The command line: serve MCP (stdio or HTTP), run the sandbox alone, or check the setup."""
+"""The command line: serve MCP (stdio or HTTP), run the sandbox alone, check the setup, or settle sends."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sandbox", action="store_true", help="use the embedded sandbox instead of the real API: no token, no cost"
     )
-    commands = parser.add_subparsers(dest="command", metavar="{sandbox,doctor}")
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,doctor,attempts}")
     sandbox = commands.add_parser("sandbox", help="serve the sandbox alone over HTTP at /api/v1")
     sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
@@ -36,7 +36,29 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--sandbox", action="store_true", default=argparse.SUPPRESS, help="check against the embedded sandbox"
     )
+    _add_attempts_parser(commands)
     return parser
+
+
+def _add_attempts_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    attempts = commands.add_parser("attempts", help="the sends whose outcome is unknown, and settling one")
+    actions = attempts.add_subparsers(dest="attempts_command", metavar="{list,resolve}", required=True)
+    listing = actions.add_parser("list", help="show the open sends: id, time, masked number, estimate, status")
+    resolve = actions.add_parser("resolve", help="say what became of one open send")
+    resolve.add_argument("attempt_id", metavar="ID", help="the send's id, as `attempts list` shows it")
+    verdict = resolve.add_mutually_exclusive_group(required=True)
+    verdict.add_argument(
+        "--sent", type=_message_id, metavar="MESSAGE_ID", help="it went out: the message id list_messages shows"
+    )
+    verdict.add_argument("--not-sent", action="store_true", help="it never went out: give its reservation back")
+    for action in (listing, resolve):
+        action.add_argument("--tenant", metavar="NAME", help="the tenant whose sends, with SMSAI_TENANTS_FILE")
+
+
+def _message_id(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"a message id is a whole number from 1, not {raw!r}")
+    return int(raw)
 
 
 def _configure_logging() -> None:
@@ -57,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from smsai_mcp.doctor import run_doctor
 
             return run_doctor(settings, sandbox=args.sandbox)
+        if args.command == "attempts":
+            from smsai_mcp.attempts import Verdict, run_attempts
+
+            verdict = None
+            if args.attempts_command == "resolve":
+                verdict = Verdict(args.attempt_id, None if args.not_sent else args.sent)
+            return run_attempts(args.attempts_command, verdict, tenant=args.tenant, settings=settings)
         return _serve(settings, transport=args.transport, host=args.host, port=args.port, sandbox=args.sandbox)
     except ConfigError as exc:
         sys.stderr.write(f"smsai-mcp: invalid configuration: {exc}\n")

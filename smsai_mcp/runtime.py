@@ -4,6 +4,7 @@ caches, ledger and send guard. The tenant of a request comes from its access key
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,13 +26,24 @@ from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
-__all__ = ["LiveRuntime", "Runtime", "TenantRuntime", "ToolRefusal", "open_runtime", "open_store", "sandbox_settings"]
+__all__ = [
+    "LiveRuntime",
+    "Runtime",
+    "TenantRuntime",
+    "ToolRefusal",
+    "open_runtime",
+    "open_store",
+    "sandbox_settings",
+    "tenant_runtime",
+]
 
 logger = logging.getLogger(__name__)
 
 # A key of its own: a replica of an older version, sharing Redis, reads and writes another format under "countries".
 PRICE_LIST_KEY = "price-list"
 SANDBOX_BASE_URL = "http://sandbox.localhost/api/v1"
+# How often a running server looks up its open attempts again (each pass jittered by a fifth either way).
+RECONCILE_EVERY_SECONDS = 60.0
 NO_CREDENTIALS_ADVICE = (
     "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
     "or start it with --sandbox to try it without an account."
@@ -91,17 +103,20 @@ async def open_runtime(
     transport: httpx2.AsyncBaseTransport | None = None,
     live: LiveRuntime | None = None,
     clock: Callable[[], float] = time.time,
+    reconcile_every_seconds: float = RECONCILE_EVERY_SECONDS,
 ) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         http = HttpPool(timeout_seconds=timeout_seconds, transport=transport)
         stack.push_async_callback(http.aclose)
-        runtime = Runtime({name: _tenant_runtime(tenant, http, stack, clock) for name, tenant in tenants.items()})
+        runtime = Runtime({name: tenant_runtime(tenant, http, stack, clock) for name, tenant in tenants.items()})
         task_group = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(task_group.cancel_scope.cancel)  # the reconciling loops run until the server stops
         task_group.start_soon(http.warm)  # off the event loop, while the client says hello
-        for tenant_runtime in runtime.tenants.values():
-            if tenant_runtime.guard is not None:
-                # Settle what a crash or a lost answer left open, without holding up the start.
-                task_group.start_soon(_reconcile_quietly, tenant_runtime.name, tenant_runtime.guard)
+        for tenant in runtime.tenants.values():
+            if tenant.guard is not None:
+                # Settle what a crash or a lost answer left open, at start and then now and again, without
+                # holding up the start or any tool call; each tenant in its own task.
+                task_group.start_soon(_keep_reconciling, tenant.name, tenant.guard, reconcile_every_seconds)
         if live is not None:
             live.runtime = runtime
         try:
@@ -111,17 +126,26 @@ async def open_runtime(
                 live.runtime = None
 
 
+async def _keep_reconciling(tenant: str, guard: SendGuard, every_seconds: float) -> None:
+    while True:
+        await _reconcile_quietly(tenant, guard)
+        await anyio.sleep(every_seconds * random.uniform(0.8, 1.2))  # noqa: S311 - spreads replicas, not a secret
+
+
 async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:
     try:
         resolved = await guard.reconcile()
-    except Exception:  # the next start tries again; a send never depends on this
+    except Exception:  # the next pass tries again; a send never depends on this
         logger.warning("could not reconcile open reservations of tenant %s yet", tenant, exc_info=True)
         return
     if resolved:
-        logger.info("reconciled %d open reservation(s) of tenant %s left by an earlier run", resolved, tenant)
+        logger.info("settled or released %d open reservation(s) of tenant %s", resolved, tenant)
 
 
-def _tenant_runtime(tenant: Tenant, http: HttpPool, stack: AsyncExitStack, clock: Callable[[], float]) -> TenantRuntime:
+def tenant_runtime(
+    tenant: Tenant, http: HttpPool, stack: AsyncExitStack, clock: Callable[[], float] = time.time
+) -> TenantRuntime:
+    """A tenant's API client, caches, state store and send guard; the store closes with `stack`."""
     settings = tenant.settings
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")

@@ -50,7 +50,15 @@ from smsai_mcp.results import (
     MessagesResult,
     SendResult,
 )
-from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, LiveRuntime, Runtime, TenantRuntime, ToolRefusal, open_runtime
+from smsai_mcp.runtime import (
+    NO_CREDENTIALS_ADVICE,
+    RECONCILE_EVERY_SECONDS,
+    LiveRuntime,
+    Runtime,
+    TenantRuntime,
+    ToolRefusal,
+    open_runtime,
+)
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
 from smsai_mcp.state.store import StoreUnavailable
@@ -206,15 +214,21 @@ def build_server(
     token_verifier: TokenVerifier | None = None,
     live: LiveRuntime | None = None,
     clock: Callable[[], float] = time.time,
+    reconcile_every_seconds: float = RECONCILE_EVERY_SECONDS,
 ) -> MCPServer[Runtime]:
     """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
-    (HTTP service only) gives each access key its own token, policy and ledger; `clock` (wall time) dates the
-    price list and the ledger."""
+    (HTTP service only) gives each access key its own token, policy and ledger; `clock` and
+    `reconcile_every_seconds` let tests move time on and reconcile sooner."""
     served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
     def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
         return open_runtime(
-            served, timeout_seconds=settings.timeout_seconds, transport=transport, live=live, clock=clock
+            served,
+            timeout_seconds=settings.timeout_seconds,
+            transport=transport,
+            live=live,
+            clock=clock,
+            reconcile_every_seconds=reconcile_every_seconds,
         )
 
     mcp: MCPServer[Runtime] = MCPServer(

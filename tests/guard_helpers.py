@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
@@ -39,9 +41,10 @@ class Person:
         return ElicitResult(action=self.action, content=self.content)
 
 
-def connect(settings: Settings, era: str, person: Person | None = None) -> Client:
-    """A real MCP client on an in-memory server; with a `person` it declares form elicitation."""
-    return Client(build_server(settings), mode=era, elicitation_callback=person)
+def connect(settings: Settings, era: str, person: Person | None = None, **server: Any) -> Client:
+    """A real MCP client on an in-memory server; with a `person` it declares form elicitation. `server` goes to
+    build_server (a clock, how often to reconcile)."""
+    return Client(build_server(settings, **server), mode=era, elicitation_callback=person)
 
 
 async def send(client: Client, to: str = US, body: str = "Hello from the guard tests", **extra: Any) -> CallToolResult:
@@ -160,3 +163,10 @@ def upstream_env(sandbox_url: str, state_dir: Path, **extra: str) -> dict[str, s
         "SMSAI_MAX_PER_RECIPIENT_PER_HOUR": "1000",
         **extra,
     }
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait for something another task, thread or process does."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state another task or process writes
+            await anyio.sleep(0.02)

@@ -23,6 +23,7 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     RecipientLimitReached,
     StateStore,
+    StillUnknown,
 )
 
 pytestmark = pytest.mark.anyio
@@ -141,6 +142,48 @@ async def test_unknown_outcome_keeps_the_reservation_and_stays_open(open_store: 
     assert (open_attempt.id, open_attempt.status) == (a.id, "unknown")
 
 
+async def test_an_unknown_attempt_stops_the_same_message_and_key_whatever_the_window(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt(key="k1")
+    await store.begin(begin_request(first), now=NOW)
+    await store.mark_unknown(first.id)
+    a_day_later = NOW + 2 * 86_400 - 60  # past the window and the key's 24 hours, still within the store's keep
+    for retry in (attempt(), attempt(key="k2"), attempt(key="k1", body="other")):
+        result = await store.begin(begin_request(retry, window=0), now=a_day_later)
+        assert isinstance(result, StillUnknown), retry
+        assert result.earlier.id == first.id
+    found = await store.find_unresolved(fingerprint=first.fingerprint, idempotency_key=None, stale_before=NOW)
+    assert found is not None
+    assert found.id == first.id
+    by_key = await store.find_unresolved(fingerprint="fp:another", idempotency_key="k1", stale_before=NOW)
+    assert by_key is not None
+    assert by_key.id == first.id
+    assert await store.spent_micro(DAY) == first.reserved_micro
+    await store.release(first.id)
+    assert isinstance(await store.begin(begin_request(attempt(), window=0), now=a_day_later), Begun)
+
+
+async def test_a_pending_attempt_too_old_to_be_in_flight_counts_as_unknown(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt()
+    await store.begin(begin_request(first), now=NOW)
+    in_flight = await store.begin(begin_request(attempt(at=NOW + 10), window=0), now=NOW + 10)
+    assert isinstance(in_flight, Begun)  # still in flight, and the window is 0: not a duplicate
+    stale = BeginRequest(
+        attempt=attempt(),
+        daily_budget_micro=10**9,
+        max_per_recipient_per_hour=100,
+        duplicate_window_seconds=0,
+        pending_stale_seconds=60,
+    )
+    result = await store.begin(stale, now=NOW + 61)
+    assert isinstance(result, StillUnknown)
+    assert result.earlier.id == first.id
+    assert (
+        await store.find_unresolved(fingerprint=first.fingerprint, idempotency_key=None, stale_before=NOW - 1) is None
+    )
+
+
 async def test_settling_twice_does_not_count_twice(open_store: StoreFactory) -> None:
     store = open_store()
     a = attempt()
@@ -158,7 +201,8 @@ async def test_identical_message_inside_the_window_is_a_duplicate(open_store: St
     result = await store.begin(begin_request(attempt()), now=NOW + 10)
     assert isinstance(result, DuplicateFound)
     assert result.earlier.id == first.id
-    assert isinstance(await store.begin(begin_request(attempt()), now=NOW + 601), Begun)
+    await store.settle(first.id, charged_micro=10_000, message_id=1, message_json="{}")
+    assert isinstance(await store.begin(begin_request(attempt(at=NOW + 601)), now=NOW + 601), Begun)
 
 
 async def test_released_attempt_is_not_a_duplicate(open_store: StoreFactory) -> None:

@@ -1,7 +1,8 @@
 """The send guard: every step of CONTRACT section 4, in its order, before the one upstream POST.
 
 validation → destination policy → estimate → per-message cap → daily budget → duplicate and idempotency
-→ confirmation → reserve (atomic re-check of all limits) → send exactly once → settle, release or reconcile.
+→ confirmation → reserve (atomic re-check of all limits) → send exactly once → settle, release or look it up
+(the lookups and the settling of unknown outcomes are in reconcile.py).
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -24,15 +23,17 @@ import anyio
 from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
-from smsai_mcp.client.models import Message, MessagePage
+from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import (
     Attempt,
     BeginRequest,
@@ -44,19 +45,13 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     RecipientLimitReached,
     StateStore,
+    StillUnknown,
     StoreUnavailable,
 )
 
 __all__ = ["Prepared", "SendGuard", "SendOutcome"]
 
 logger = logging.getLogger(__name__)
-
-# How far back (seconds) a listed message may be dated before the attempt and still be it: clock skew.
-_LOOKUP_SKEW_SECONDS = 300
-_LOOKUP_MAX_PAGES = 5
-# An unresolved attempt this old, with no matching message listed, never went out.
-_SETTLE_AFTER_SECONDS = 120
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def micro(amount: Decimal) -> int:
@@ -71,20 +66,8 @@ def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
-# The characters PHP's trim() removes: the API trims every body (Laravel's TrimStrings), so these never count.
-_PHP_TRIM = " \t\n\r\0\x0b"
-
-
-def as_the_api_keeps_it(body: str) -> str:
-    return body.strip(_PHP_TRIM)
-
-
 def fingerprint(to: str, body: str, sender_id: str | None) -> str:
     return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +112,22 @@ class SendGuard:
         self._audit = audit
         self._tokens = tokens
         self._clock = clock
+        self._in_flight_seconds = settings.timeout_seconds + IN_FLIGHT_MARGIN_SECONDS
+        self.reconciler = Reconciler(
+            api=api,
+            store=store,
+            audit=audit,
+            settle=self._settle,
+            clock=clock,
+            in_flight_seconds=self._in_flight_seconds,
+        )
 
     @staticmethod
     def _read(to: str, body: str) -> tuple[PhoneNumber, str]:
         """The number, and the body as the API would keep it, so estimates and duplicates see what it stores."""
         number = parse_e164(to)
         body = as_the_api_keeps_it(body)
-        if not body.strip():
+        if not body:
             raise Refusal("The body is blank. Write the message text, then try again.", code="invalid_body")
         return number, body
 
@@ -150,6 +142,8 @@ class SendGuard:
             number, body = self._read(to, body)
         except InvalidPhoneNumber as exc:
             raise Refusal(str(exc), code="invalid_number") from None
+        if sender_id is not None:
+            sender_id = as_the_api_keeps_it(sender_id) or None  # posted and compared as the API keeps it
         now = self._clock()
         print_ = fingerprint(number.e164, body, sender_id)
         if idempotency_key is not None:
@@ -160,6 +154,14 @@ class SendGuard:
             if earlier is not None:
                 estimate = estimate_message(number, body, await self._prices.get())
                 return self._prepared_with_answer(number, body, sender_id, idempotency_key, estimate, print_, earlier)
+        # Any open one: a pending send of a process that died moments ago is unknown too, before any pass says so.
+        unresolved = await self._store.find_unresolved(
+            fingerprint=print_, idempotency_key=idempotency_key, stale_before=now
+        )
+        if unresolved is not None and (
+            unresolved.status == "unknown" or self.reconciler.no_longer_in_flight(unresolved, now)
+        ):
+            raise _still_unknown(unresolved)
         check_destination(number, self._settings)
         recent = await self._store.recent_to_recipient(number.e164, now=now)
         if recent >= self._settings.max_per_recipient_per_hour:
@@ -213,6 +215,8 @@ class SendGuard:
                 "for a new message, or send exactly the same to, body and sender_id to get the first result.",
                 code="idempotency_key_reused",
             )
+        if earlier.status == "unknown":
+            raise _still_unknown(earlier)
         if earlier.status != "sent" or earlier.message_json is None:
             raise OutcomeUnknown(
                 "An identical message to this number may have been sent moments ago; its outcome is unknown, so it "
@@ -268,10 +272,10 @@ class SendGuard:
             created_at=now,
             recipient=prepared.number.e164,
             fingerprint=prepared.fingerprint,
-            body_sha256=_sha256(prepared.body),
+            body_sha256=body_sha256(prepared.body),
             idempotency_key=prepared.idempotency_key,
             confirmation_id=confirmation_id,
-            owner=_OWNER,
+            owner=OWNER,
             status="pending",
             reserved_micro=micro(estimate.estimated_cost_usd),
         )
@@ -291,6 +295,7 @@ class SendGuard:
                     daily_budget_micro=micro(self._settings.daily_budget_usd),
                     max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
                     duplicate_window_seconds=self._settings.duplicate_window_seconds,
+                    pending_stale_seconds=self._in_flight_seconds,
                 ),
                 now=now,
             )
@@ -299,6 +304,8 @@ class SendGuard:
         match begun:
             case Begun():
                 pass
+            case StillUnknown(earlier):
+                raise _still_unknown(earlier)
             case DuplicateFound(earlier) | IdempotentReplay(earlier) | KeyReusedForAnotherMessage(earlier):
                 keyed = prepared.idempotency_key is not None
                 return self._answer_from_earlier(earlier, estimate, prepared.fingerprint, keyed=keyed)
@@ -334,10 +341,7 @@ class SendGuard:
         self, attempt: Attempt, prepared: Prepared, error: ApiError, audit: dict[str, object]
     ) -> SendOutcome:
         await self._store.mark_unknown(attempt.id)
-        try:
-            found = await self._look_up(attempt)
-        except ApiError:
-            found = None
+        found = (await self.reconciler.look_up(attempt)).found
         if found is not None:
             await self._settle(attempt, found)
             await self._audit.record(
@@ -347,8 +351,9 @@ class SendGuard:
         await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
         raise OutcomeUnknown(
             f"The message may have been sent; its outcome is unknown, so it must not be retried. {_why_unknown(error)} "
-            "It is not in the sent list yet. Check list_messages in a minute to see whether it went out. Its "
-            "estimated cost stays reserved against today's budget until the outcome is known."
+            "It is not in the sent list yet. Check list_messages in a minute to see whether it went out. Until its "
+            "outcome is known, its estimated cost stays reserved against today's budget and the same message is "
+            f"refused: {how_it_is_settled(attempt.id)}"
         )
 
     async def _settle(self, attempt: Attempt, message: Message) -> None:
@@ -373,59 +378,9 @@ class SendGuard:
         except Exception:  # the message went out and is booked: that answer must not turn into a failure
             logger.warning("could not mark the shared price list as out of date", exc_info=True)
 
-    async def _look_up(self, attempt: Attempt) -> Message | None:
-        """Find the attempt's message in the sent list: same number and text, dated since the attempt."""
-        claimed = await self._store.claimed_message_ids()
-        since = attempt.created_at - _LOOKUP_SKEW_SECONDS
-        first = await self._api.list_messages(page=1)
-        without_text: list[Message] = []
-        for number in _pages_newest_first(first)[:_LOOKUP_MAX_PAGES]:
-            listing = first if number == 1 else await self._api.list_messages(page=number)
-            for message in listing.data:
-                if message.to != attempt.recipient or message.id in claimed or _created_at(message) < since:
-                    continue
-                if message.body is None:
-                    without_text.append(message)
-                elif _sha256(as_the_api_keeps_it(message.body)) == attempt.body_sha256:
-                    return message
-            if listing.data and all(_created_at(m) < since for m in listing.data):
-                break  # older than the attempt from here on
-        return await self._match_without_text(attempt, without_text)
-
-    async def _match_without_text(self, attempt: Attempt, candidates: list[Message]) -> Message | None:
-        """A list that leaves the text out: ask each candidate for it; if the API never says, a single message
-        to that number since the attempt is taken to be it."""
-        for candidate in candidates:
-            full = await self._api.get_message(candidate.id)
-            if full.body is not None and _sha256(as_the_api_keeps_it(full.body)) == attempt.body_sha256:
-                return full
-        if len(candidates) == 1 and all(c.body is None for c in candidates):
-            full = await self._api.get_message(candidates[0].id)
-            return full if full.body is None else None
-        return None
-
     async def reconcile(self) -> int:
-        """Settle or release attempts that a crash or a lost answer left open. Returns how many it resolved."""
-        resolved = 0
-        now = self._clock()
-        stale_after = self._settings.timeout_seconds + _SETTLE_AFTER_SECONDS
-        for attempt in await self._store.unresolved():
-            orphaned = attempt.owner != _OWNER and _owner_is_dead(attempt.owner)
-            age = now - attempt.created_at
-            if attempt.status == "pending" and not orphaned and age < stale_after:
-                continue  # a send still in flight in a live process
-            found = await self._look_up(attempt)
-            if found is not None:
-                await self._settle(attempt, found)
-                event = "sent"
-            elif age >= _SETTLE_AFTER_SECONDS or orphaned:
-                await self._store.release(attempt.id)
-                event = "released"
-            else:
-                continue
-            resolved += 1
-            await self._audit.record(event=event, recipient=attempt.recipient, attempt=attempt.id, reconciled=True)
-        return resolved
+        """Settle or release, on evidence only, attempts that a crash or a lost answer left open."""
+        return await self.reconciler.reconcile()
 
     async def audit_refusal(self, to: str, code: str, estimate: Estimate | None) -> None:
         """A send refused before its reservation: recorded with the step that refused, masked, without text."""
@@ -468,31 +423,9 @@ def _recipient_limit(number: PhoneNumber, count: int, limit: int) -> Refusal:
     )
 
 
-def _pages_newest_first(first: MessagePage) -> list[int]:
-    """Page numbers to read, newest messages first, whichever order the API lists in."""
-    last = max(first.meta.last_page, 1)
-    ids = [message.id for message in first.data]
-    ascending = len(ids) >= 2 and ids[0] < ids[-1]
-    return list(range(last, 0, -1)) if ascending else list(range(1, last + 1))
-
-
-def _created_at(message: Message) -> float:
-    if not message.created_at:
-        return float("inf")  # undated: cannot rule it out by time
-    try:
-        return datetime.fromisoformat(message.created_at).timestamp()
-    except ValueError:
-        return float("inf")
-
-
-def _owner_is_dead(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's process: only age can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+def _still_unknown(earlier: Attempt) -> OutcomeUnknown:
+    return OutcomeUnknown(
+        "An identical message (or one under the same idempotency_key) may have been sent earlier; its outcome is "
+        "unknown, so it must not be retried, and nothing more was sent now. Check list_messages to see whether it "
+        f"went out. It stays refused until its outcome is known: {how_it_is_settled(earlier.id)}"
+    )

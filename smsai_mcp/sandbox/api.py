@@ -108,9 +108,10 @@ class UpstreamApi:
         checked = validate_list(request.query_params)
         if isinstance(checked, dict):
             return validation_failed(request, checked)
+        messages = self._state.messages_of(account.token)
         records = [
             message.to_json()
-            for message in self._state.messages_of(account.token)
+            for message in (reversed(messages) if self._state.config.oldest_first else messages)
             if checked.status is None or message.status == checked.status
         ]
         kept = {key: value for key, value in request.query_params.items() if key != "page"}

@@ -23,6 +23,7 @@ class SandboxConfig:
     delivery_seconds: float = 3.0  # sent -> delivered this long after sending, worked out when read
     rate_limit_per_minute: int = 600  # per token
     per_page: int = 15
+    oldest_first: bool = False  # list GET /sms in the other order: the reference does not say which
     faults: list[Fault] = field(default_factory=list)
 
     @classmethod

@@ -20,6 +20,9 @@ class Fault:
     times: int | None = 1
     delay_seconds: float = 0.0  # before answering; longer than the client's timeout is a hang
     process: bool = False  # run the real handler first: the message is sent and charged, then the answer goes wrong
+    # Run the real handler once the delay is over, even if the client has gone: the API was still working on it.
+    process_after_delay: bool = False
+    omit_fields: list[str] = field(default_factory=list)  # left out of each record of a "normal" answer
     response: FaultResponse = "status"
     status: int = 500  # for "status" and "html"
     body: dict[str, Any] | None = None  # for "status"; None means {"message": "Server Error"}
@@ -43,6 +46,10 @@ class Fault:
             raise ValueError(f"fault response must be one of {', '.join(FAULT_RESPONSES)}, got {self.response!r}")
         if not 100 <= self.status <= 599:
             raise ValueError(f"fault status must be an HTTP status 100-599, got {self.status}")
+        if self.process and self.process_after_delay:
+            raise ValueError("a fault runs the real handler before its delay (process) or after it, not both")
+        if not all(isinstance(name, str) for name in self.omit_fields):
+            raise ValueError("fault omit_fields must be a list of field names")
         for name, value in self.headers.items():
             if not isinstance(name, str) or not isinstance(value, str):
                 raise ValueError("fault headers must map strings to strings")
@@ -75,6 +82,7 @@ class Fault:
                 raise ValueError(f"fault field {name!r} has the wrong type: {value!r}")
         fault = cls(**data)
         fault.headers = dict(fault.headers)
+        fault.omit_fields = list(fault.omit_fields)
         return fault
 
 
@@ -85,8 +93,10 @@ def _has_type(name: str, value: object) -> bool:
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
     if name == "delay_seconds":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if name == "process":
+    if name in ("process", "process_after_delay"):
         return isinstance(value, bool)
+    if name == "omit_fields":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if name == "response":
         return isinstance(value, str)
     if name == "status":

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from smsai_mcp.sms.text import as_the_api_keeps_it
+
 Errors = dict[str, list[str]]
 
 
@@ -96,8 +98,7 @@ async def read_input(request: Request) -> dict[str, Any]:
 def normalise(value: object) -> object:
     """Laravel's TrimStrings and ConvertEmptyStringsToNull middleware, applied to every input string."""
     if isinstance(value, str):
-        trimmed = value.strip()
-        return trimmed or None
+        return as_the_api_keeps_it(value) or None
     if isinstance(value, dict):
         return {key: normalise(item) for key, item in value.items()}
     if isinstance(value, list):

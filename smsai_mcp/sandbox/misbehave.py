@@ -31,9 +31,18 @@ async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, 
     body = await _read_body(receive)
     replay = _replaying(body, receive)
     answer = await _capture(app, scope, replay) if fault.process or fault.response == "rewrite" else None
-    if fault.delay_seconds > 0 and await _client_left_within(fault.delay_seconds, receive):
+    started = anyio.current_time()
+    client_left = fault.delay_seconds > 0 and await _client_left_within(fault.delay_seconds, receive)
+    if fault.process_after_delay:
+        # The API takes its time whoever still waits, then stores and charges the message all the same.
+        await anyio.sleep(max(0.0, started + fault.delay_seconds - anyio.current_time()))
+        answer = await _capture(app, scope, replay)
+    if client_left:
         return  # nobody is waiting for the answer any more
     extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fault.headers.items()]
+    if fault.response == "normal" and fault.omit_fields:
+        answer = answer or await _capture(app, scope, replay)
+        answer.body = _without_fields(answer.body, fault.omit_fields)
     if fault.response == "normal":
         if answer is None:
             await app(scope, replay, _adding_headers(send, extra))
@@ -52,6 +61,20 @@ async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, 
         await _respond(send, 200, [(b"content-type", b"application/json"), *extra], content[: len(content) // 2])
     else:
         await _drop(send, answer or _Answer(500, [(b"content-type", b"application/json")], SERVER_ERROR_BODY), extra)
+
+
+def _without_fields(body: bytes, names: list[str]) -> bytes:
+    """A JSON answer whose records (the object itself, or each item of it or of its `data`) lack `names`."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    records = document.get("data", [document]) if isinstance(document, dict) else document
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict):
+            for name in names:
+                record.pop(name, None)
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 async def _drop(send: Send, answer: _Answer, extra: list[tuple[bytes, bytes]]) -> None:

@@ -7,7 +7,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -100,7 +100,7 @@ class SandboxState:
             self.requests: list[RecordedRequest] = []
             self.conversion_reports: list[dict[str, Any]] = []
             self.throttle = Throttle(self.config.rate_limit_per_minute)
-            self._faults = [replace(fault, headers=dict(fault.headers)) for fault in self.config.faults]
+            self._faults = [_copy(fault) for fault in self.config.faults]
 
     def account(self, token: str | None) -> Account | None:
         return None if token is None else self.accounts.get(token)
@@ -183,7 +183,7 @@ class SandboxState:
     def add_fault(self, fault: Fault) -> None:
         # A copy counts down, so the caller's fault can be added again and is worth its full `times` each time.
         with self._lock:
-            self._faults.append(dataclasses.replace(fault, headers=dict(fault.headers)))
+            self._faults.append(_copy(fault))
 
     def clear_faults(self) -> int:
         with self._lock:
@@ -202,3 +202,7 @@ class SandboxState:
                             self._faults.remove(fault)
                     return fault
             return None
+
+
+def _copy(fault: Fault) -> Fault:
+    return dataclasses.replace(fault, headers=dict(fault.headers), omit_fields=list(fault.omit_fields))

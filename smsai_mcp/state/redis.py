@@ -33,6 +33,7 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StillUnknown,
     StoreUnavailable,
     repeated,
     without_text,
@@ -64,6 +65,16 @@ local function latest(p, zkey, since)
   end
   return nil
 end
+local function unresolved(p, zkey, stale_before)
+  local found = redis.call('ZREVRANGE', zkey, 0, -1, 'WITHSCORES')
+  for i = 1, #found, 2 do
+    local status = redis.call('HGET', p .. 'a:' .. found[i], 'status')
+    if status == 'unknown' or (status == 'pending' and tonumber(found[i + 1]) <= stale_before) then
+      return found[i]
+    end
+  end
+  return nil
+end
 """
 
 _BEGIN = (
@@ -73,11 +84,16 @@ local p = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local budget, max_per_hour = tonumber(ARGV[3]), tonumber(ARGV[4])
 local window, now, horizon, keep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local stale_before = tonumber(ARGV[9])
 local key = a.idempotency_key
 if key ~= cjson.null then
   local id = latest(p, p .. 'key:' .. key, now - horizon)
   if id then return {'earlier', id} end
-elseif window > 0 then
+end
+local still = unresolved(p, p .. 'fp:' .. a.fingerprint, stale_before)
+if (not still) and key ~= cjson.null then still = unresolved(p, p .. 'key:' .. key, stale_before) end
+if still then return {'unknown', still} end
+if key == cjson.null and window > 0 then
   local id = latest(p, p .. 'fp:' .. a.fingerprint, now - window)
   if id then return {'earlier', id} end
 end
@@ -153,6 +169,18 @@ return false
 """
 )
 
+_FIND_UNRESOLVED = (
+    _LIVE
+    + """
+local p, stale_before = ARGV[1], tonumber(ARGV[2])
+for i = 3, #ARGV do
+  local id = unresolved(p, p .. ARGV[i], stale_before)
+  if id then return id end
+end
+return false
+"""
+)
+
 _RECENT = (
     _LIVE
     + """
@@ -191,6 +219,7 @@ class RedisStore:
         self._finish = client.register_script(_FINISH)
         self._mark_unknown = client.register_script(_MARK_UNKNOWN)
         self._find = client.register_script(_FIND_EARLIER)
+        self._find_unresolved = client.register_script(_FIND_UNRESOLVED)
         self._recent = client.register_script(_RECENT)
 
     @classmethod
@@ -249,6 +278,7 @@ class RedisStore:
                 repr(now),
                 IDEMPOTENCY_SECONDS,
                 _KEEP_SECONDS,
+                repr(now - request.pending_stale_seconds),
             ]
         )
         match reply:
@@ -256,6 +286,8 @@ class RedisStore:
                 return Begun(attempt)
             case ["earlier", earlier_id]:
                 return repeated(attempt, await self._load(str(earlier_id)))
+            case ["unknown", earlier_id]:
+                return StillUnknown(await self._load(str(earlier_id)))
             case ["confirmation_used"]:
                 return ConfirmationAlreadyUsed()
             case ["recipient_limit", count]:
@@ -275,6 +307,14 @@ class RedisStore:
         else:
             return None
         found = await self._find(args=[self._prefix, index, repr(since)])
+        return None if found is None else await self._load(str(found))
+
+    @_reachable
+    async def find_unresolved(
+        self, *, fingerprint: str, idempotency_key: str | None, stale_before: float
+    ) -> Attempt | None:
+        indexes = [f"fp:{fingerprint}"] + ([f"key:{idempotency_key}"] if idempotency_key is not None else [])
+        found = await self._find_unresolved(args=[self._prefix, repr(stale_before), *indexes])
         return None if found is None else await self._load(str(found))
 
     @_reachable

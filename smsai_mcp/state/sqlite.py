@@ -29,6 +29,7 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
+    StillUnknown,
     StoreUnavailable,
     repeated,
     without_text,
@@ -145,10 +146,14 @@ class SqliteStore:
         attempt = request.attempt
 
         def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
-            earlier = _find_earlier(
-                db, attempt.fingerprint, attempt.idempotency_key, request.duplicate_window_seconds, now
-            )
-            if earlier is not None:
+            key = attempt.idempotency_key
+            if key is not None and (earlier := _find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
+                return repeated(attempt, earlier)
+            stale_before = now - request.pending_stale_seconds
+            if (unresolved := _find_unresolved(db, attempt.fingerprint, key, stale_before)) is not None:
+                return StillUnknown(unresolved)
+            window = request.duplicate_window_seconds
+            if key is None and (earlier := _find_earlier(db, attempt.fingerprint, None, window, now)) is not None:
                 return repeated(attempt, earlier)
             if attempt.confirmation_id is not None:
                 used = db.execute("SELECT 1 FROM attempts WHERE confirmation_id = ?", (attempt.confirmation_id,))
@@ -172,6 +177,11 @@ class SqliteStore:
         return await self._run(
             lambda db: _find_earlier(db, fingerprint, idempotency_key, duplicate_window_seconds, now)
         )
+
+    async def find_unresolved(
+        self, *, fingerprint: str, idempotency_key: str | None, stale_before: float
+    ) -> Attempt | None:
+        return await self._run(lambda db: _find_unresolved(db, fingerprint, idempotency_key, stale_before))
 
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         return await self._run(lambda db: _recent_to_recipient(db, recipient, now))
@@ -276,6 +286,15 @@ def _find_earlier(
         ).fetchone()
     else:
         row = None
+    return None if row is None else _attempt(row)
+
+
+def _find_unresolved(db: sqlite3.Connection, fingerprint: str, key: str | None, stale_before: float) -> Attempt | None:
+    row = db.execute(
+        f"{_SELECT} WHERE status IN ('pending', 'unknown') AND (fingerprint = ? OR idempotency_key = ?) "
+        "AND (status = 'unknown' OR created_at <= ?) ORDER BY created_at DESC LIMIT 1",
+        (fingerprint, key, stale_before),
+    ).fetchone()
     return None if row is None else _attempt(row)
 
 

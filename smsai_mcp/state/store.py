@@ -6,9 +6,11 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 
     pending  --settle-->  sent        the API charged `charged_micro`
     pending  --release--> released    nothing went out; the reservation is given back
-    pending  --release_refused-->     the same, and its confirmation may be used again: it led to no message
-    pending  --unknown--> unknown     the outcome is unknown; the reservation is kept until it is known
-    unknown  --settle/release-->      once a later lookup finds the message, or shows it never went out
+    pending  --release_refused-->     nothing went out and its confirmation may be used again: it led to no message
+    pending  --unknown--> unknown     the outcome is unknown (an answer lost, or its process died): the
+                                      reservation is kept, and the same message or key is refused, until
+    unknown  --settle-->  sent        a lookup finds the message, or a person says which one it was
+    unknown  --release--> released    a full lookup 15 minutes on shows it never went out, or a person says so
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "KeyReusedForAnotherMessage",
     "RecipientLimitReached",
     "StateStore",
+    "StillUnknown",
     "StoreUnavailable",
     "repeated",
     "without_text",
@@ -40,6 +43,8 @@ AttemptStatus = Literal["pending", "sent", "unknown", "released"]
 DAY_SECONDS = 86_400
 IDEMPOTENCY_SECONDS = DAY_SECONDS
 HOUR_SECONDS = 3_600
+# A pending attempt older than this cannot still be in flight (the upstream timeout and a margin): it is unknown.
+PENDING_STALE_SECONDS = 150.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class BeginRequest:
     daily_budget_micro: int
     max_per_recipient_per_hour: int
     duplicate_window_seconds: int
+    pending_stale_seconds: float = PENDING_STALE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,13 @@ class KeyReusedForAnotherMessage:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateFound:
+    earlier: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class StillUnknown:
+    """An earlier attempt of the same message or key whose outcome is unknown: nothing may be sent until it is."""
+
     earlier: Attempt
 
 
@@ -116,6 +129,7 @@ BeginResult = (
     | IdempotentReplay
     | KeyReusedForAnotherMessage
     | DuplicateFound
+    | StillUnknown
     | RecipientLimitReached
     | BudgetExceeded
     | ConfirmationAlreadyUsed
@@ -147,6 +161,12 @@ class StateStore(Protocol):
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
     ) -> Attempt | None:
         """The attempt a new one would repeat (by key, else inside the duplicate window); read-only."""
+
+    async def find_unresolved(
+        self, *, fingerprint: str, idempotency_key: str | None, stale_before: float
+    ) -> Attempt | None:
+        """The latest attempt of this message or key, at any age, whose outcome is unknown (or pending since before
+        `stale_before`, so no longer in flight); read-only."""
 
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         """Attempts to this number in the last hour that went out or may have."""
