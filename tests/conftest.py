@@ -71,4 +71,5 @@ def assert_matches_output_schema(tool: Tool, result: CallToolResult) -> dict[str
     assert result.structured_content is not None
     Draft202012Validator(tool.output_schema).validate(result.structured_content)
     assert json.loads(text_of(result)) == result.structured_content
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content

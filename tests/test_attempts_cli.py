@@ -36,7 +36,7 @@ from tests.guard_helpers import (
 from tests.processes import SERVER, server_env
 from tests.test_state import REDIS_URL, redis_available
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # every test runs the command as a process
 
 BODY = "Gate code 4821"
 

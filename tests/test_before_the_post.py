@@ -57,6 +57,7 @@ def refusals(settings: Settings) -> list[tuple[str, str]]:
     return [(entry["to"], entry["reason"]) for entry in audit_entries(settings) if entry["outcome"] == "refused"]
 
 
+@pytest.mark.slow  # waits out the 5 s lock wait
 async def test_locked_ledger_refuses_saying_nothing_was_sent(settings: Settings, sandbox: Sandbox, era: str) -> None:
     assert settings.state_dir is not None
     async with connect(settings, era) as client:
@@ -79,6 +80,7 @@ async def test_locked_ledger_refuses_saying_nothing_was_sent(settings: Settings,
     assert refusals(settings) == [(US_MASKED, "ledger_locked")]
 
 
+@pytest.mark.slow  # holds the lock past the 5 s wait
 async def test_ledger_locked_while_the_post_is_in_flight_still_records_the_send(
     settings: Settings, sandbox: Sandbox
 ) -> None:
@@ -149,6 +151,7 @@ async def test_failing_elicitation_handler_is_a_tool_error_not_32603(
     assert refusals(settings) == [(US_MASKED, "elicitation_failed")]
 
 
+@pytest.mark.slow  # starts the HTTP service
 async def test_failing_elicitation_handler_over_http_is_a_tool_error_not_32603(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path
 ) -> None:

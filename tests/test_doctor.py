@@ -83,6 +83,7 @@ def test_doctor_takes_sandbox_before_or_after_the_command(tmp_path: Path) -> Non
         assert completed.returncode == 0, (arguments, completed.stdout)
 
 
+@pytest.mark.slow  # starts the doctor as a process
 def test_doctor_reports_an_unreachable_state_store_as_a_fail_line_not_a_traceback(tmp_path: Path) -> None:
     completed = subprocess.run(
         [*SERVER, "doctor", "--sandbox"],

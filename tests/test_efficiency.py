@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import ElicitResult
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
@@ -15,7 +15,7 @@ from smsai_mcp.server import build_server
 pytestmark = pytest.mark.anyio
 
 
-async def accept(*_: Any) -> ElicitResult:
+async def accept(context: Any, params: ElicitRequestParams) -> ElicitResult:
     return ElicitResult(action="accept", content={"confirm": True})
 
 

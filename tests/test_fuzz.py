@@ -38,7 +38,11 @@ phone_like = st.from_regex(r"\A\+?[0-9 ().\-]{0,20}\Z") | st.sampled_from(
     ["+12025551234", "+14165550123", "+19005551234", "+8613812345678"]
 )
 any_text = st.text(max_size=200) | st.text(min_size=1500, max_size=1700) | st.just("x" * 100_000)
-maybe = lambda strategy: st.none() | strategy | json_values  # noqa: E731 - a local shorthand
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The strategy's values, null, or any JSON value in their place."""
+    return st.none() | strategy | json_values
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,8 @@ class FuzzSession:
         self.tools = tools
 
     def call(self, name: str, arguments: Any) -> CallToolResult:
-        return self.portal.call(self.client.call_tool, name, arguments)
+        result: CallToolResult = self.portal.call(self.client.call_tool, name, arguments)
+        return result
 
 
 @pytest.fixture(params=["legacy", "auto"])

@@ -25,6 +25,7 @@ from smsai_mcp.guard.pipeline import fingerprint
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import build_server
+from tests.clock import FakeClock
 from tests.conftest import ERAS, SEND_PATH, posts
 from tests.guard_helpers import (
     CA,
@@ -465,9 +466,10 @@ async def test_identical_send_inside_the_window_returns_the_earlier_message(
 async def test_identical_send_outside_the_window_sends_again(
     settings: Settings, sandbox: Sandbox, era: str, window: int
 ) -> None:
-    async with connect(settings.model_copy(update={"duplicate_window_seconds": window}), era) as client:
+    clock = FakeClock()
+    async with connect(settings.model_copy(update={"duplicate_window_seconds": window}), era, clock=clock) as client:
         first = sent(await send(client, body="Running late"))
-        await anyio.sleep(window + 0.1)
+        clock.advance(window + 0.1)
         second = sent(await send(client, body="Running late"))
     assert second["message"]["id"] != first["message"]["id"]
     assert posts(sandbox) == 2

@@ -197,6 +197,7 @@ async def test_negative_charge_books_the_estimate(
         assert content["message"]["price_usd"] is None
         assert (await balance(client))["spent_today_usd"] == 0.01
     assert posts(sandbox) == 1
+    assert settings.state_dir is not None
     [attempt] = ledger(settings.state_dir)
     assert (attempt["status"], attempt["charged_micro"]) == ("sent", US_ESTIMATE_MICRO)
 
@@ -205,6 +206,7 @@ async def test_charge_as_decimal_text_is_booked_as_charged(settings: Settings, s
     sandbox.state.add_fault(rewrite(SEND_PATH, "price_usd", '"0.0100"', method="POST"))
     async with connect(settings, "auto") as client:
         assert sent(await send(client))["message"]["price_usd"] == 0.01
+    assert settings.state_dir is not None
     assert ledger(settings.state_dir)[0]["charged_micro"] == US_ESTIMATE_MICRO
 
 
@@ -235,6 +237,7 @@ async def test_overcharge_refreshes_prices_before_next_send(settings: Settings, 
         assert sent(await send(client, body="and the one after"))
     assert sandbox.state.count("GET", COUNTRIES_PATH) == 2  # refreshed once, not on every send from then on
     assert posts(sandbox) == 4
+    assert settings.state_dir is not None
     assert [row["charged_micro"] for row in ledger(settings.state_dir)] == [10_000, 50_000, 10_000, 10_000]
 
 

@@ -163,6 +163,7 @@ print(secret.hex(), token)
 """
 
 
+@pytest.mark.slow  # starts six interpreters
 def test_processes_starting_together_share_one_secret_and_accept_each_others_tokens(tmp_path: Path) -> None:
     state_dir, go = tmp_path / "fresh", tmp_path / "go"
     print_ = fingerprint(US, "Approve the invoice", None)

@@ -9,10 +9,10 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 
@@ -348,10 +348,11 @@ async def test_conversion_url_is_added_only_when_asked(client: httpx2.AsyncClien
 
 
 async def test_message_moves_from_sent_to_delivered_after_delivery_seconds() -> None:
-    async with own_sandbox(delivery_seconds=0.2) as (_, http):
+    async with own_sandbox(delivery_seconds=0.2) as (sandbox, http):
         sent = (await send(http)).json()
         assert (await http.get(f"/sms/{sent['id']}")).json()["status"] == "sent"
-        await anyio.sleep(0.25)
+        later = datetime.now(UTC) + timedelta(seconds=0.25)
+        sandbox.state.clock = lambda: later  # the delivery time has passed, without waiting for it
         record = (await http.get(f"/sms/{sent['id']}")).json()
         assert record["status"] == "delivered"
         assert record["updated_at"] > record["created_at"]

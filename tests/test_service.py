@@ -414,7 +414,7 @@ async def test_token_confirmation_begun_on_one_replica_finishes_on_the_other_onc
 async def test_2026_elicitation_begun_on_one_replica_finishes_on_the_other_once(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path
 ) -> None:
-    from mcp.types import ElicitResult, InputRequiredResult
+    from mcp.types import ElicitResult, InputRequiredResult, InputResponses
 
     with replicas(sandbox_url, tmp_path, SMSAI_CONFIRM="elicit", SMSAI_DUPLICATE_WINDOW_SECONDS="0") as (one, two):
         arguments = {"to": "+12025551234", "body": "elicit me across replicas"}
@@ -426,7 +426,7 @@ async def test_2026_elicitation_begun_on_one_replica_finishes_on_the_other_once(
             asked = await first.session.call_tool("send_sms", arguments, allow_input_required=True)
         assert isinstance(asked, InputRequiredResult)
         [key] = list(asked.input_requests or {})
-        answers = {key: ElicitResult(action="accept", content={"confirm": True})}
+        answers: InputResponses = {key: ElicitResult(action="accept", content={"confirm": True})}
         async with connect(two, None, "auto", elicitation_callback=accept) as second:
             done = await second.session.call_tool(
                 "send_sms",

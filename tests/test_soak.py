@@ -9,6 +9,7 @@ CI runs it for a few seconds; `SMSAI_SOAK_SECONDS=300 pytest tests/test_soak.py`
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -93,17 +94,16 @@ async def test_soak_mixed_tools_with_faults_keeps_every_promise(
                 sandbox.state.add_fault(rng.choice(SEND_FAULTS))
             elif roll < 0.25:
                 sandbox.state.add_fault(rng.choice(READ_FAULTS))
-            tool, arguments = rng.choice(
-                [
-                    ("send_sms", {"to": "+12025551234", "body": f"soak message {next(counter)}"}),
-                    ("send_sms", {"to": "+14165550123", "body": f"soak message {next(counter)}"}),
-                    ("estimate_sms", {"to": "+447400123456", "body": "soak ☕"}),
-                    ("check_balance", {}),
-                    ("list_countries", {"query": "a"}),
-                    ("list_messages", {"page": 1}),
-                    ("get_message", {"id": rng.randint(1, 50)}),
-                ]
-            )
+            calls: list[tuple[str, dict[str, Any]]] = [
+                ("send_sms", {"to": "+12025551234", "body": f"soak message {next(counter)}"}),
+                ("send_sms", {"to": "+14165550123", "body": f"soak message {next(counter)}"}),
+                ("estimate_sms", {"to": "+447400123456", "body": "soak ☕"}),
+                ("check_balance", {}),
+                ("list_countries", {"query": "a"}),
+                ("list_messages", {"page": 1}),
+                ("get_message", {"id": rng.randint(1, 50)}),
+            ]
+            tool, arguments = rng.choice(calls)
             result = await client.call_tool(tool, arguments)
             text = text_of(result)
             outputs.append(text)
@@ -130,7 +130,7 @@ async def test_soak_mixed_tools_with_faults_keeps_every_promise(
         guard = SendGuard(
             settings=soak,
             api=api,
-            prices=PriceCache(api.countries),
+            prices=PriceCache(api.price_list),
             store=store,
             audit=AuditLog(soak.state_dir / "audit.jsonl"),
             tokens=ConfirmationTokens(b"soak"),
@@ -207,8 +207,8 @@ async def test_soak_kill_and_restart_while_sends_are_in_flight_sends_nothing_twi
                 async with anyio.create_task_group() as group:
                     for to, body in this_round:
                         sandbox.state.add_fault(rng.choice(KILL_FAULTS))
-                        group.start_soon(lambda t=to, b=body: send_one(client, t, b, retry=False))
-                    await until(lambda p=posted: posts(sandbox) > p)
+                        group.start_soon(functools.partial(send_one, client, to, body, retry=False))
+                    await until(lambda: posts(sandbox) > posted)  # noqa: B023 - awaited within this round
                     await anyio.sleep(rng.uniform(0.0, 0.5))
                     os.kill(_server_pid(state_dir), signal.SIGKILL)  # the process this test started, by its id
     sandbox.state.clear_faults()
@@ -222,7 +222,7 @@ async def test_soak_kill_and_restart_while_sends_are_in_flight_sends_nothing_twi
         guard = SendGuard(
             settings=settings,
             api=api,
-            prices=PriceCache(api.countries),
+            prices=PriceCache(api.price_list),
             store=store,
             audit=AuditLog(state_dir / "audit.jsonl"),
             tokens=ConfirmationTokens(b"soak"),

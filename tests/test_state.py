@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -284,14 +284,15 @@ async def raw_contents(store: StateStore, state_dir: Path) -> bytes:
     chunks: list[bytes] = []
     try:
         async for key in client.scan_iter(match=f"{store._prefix}*"):  # type: ignore[attr-defined]
-            kind = (await client.type(key)).decode()
-            value: object = {
+            kind: bytes = await client.type(key)  # type: ignore[assignment]  # this client does not decode replies
+            read_by_kind: dict[str, Callable[[bytes], Awaitable[object]]] = {
                 "string": client.get,
                 "hash": client.hgetall,
                 "set": client.smembers,
                 "zset": lambda k: client.zrange(k, 0, -1),
-            }[kind](key)
-            chunks.append(key + repr(await value).encode())  # type: ignore[misc]
+            }
+            value = await read_by_kind[kind.decode()](key)
+            chunks.append(key + repr(value).encode())
     finally:
         await client.aclose()
     return b"".join(chunks)

@@ -44,6 +44,7 @@ async def test_read_only_tenant_is_refused_before_any_person_is_asked(
     assert posts(sandbox) == 0
 
 
+@pytest.mark.slow  # waits out a tenant's timeout
 async def test_a_tenants_timeout_applies_while_another_keeps_the_default(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path
 ) -> None:
@@ -112,7 +113,13 @@ async def _under(policy: str, client: Client, sandbox: Sandbox) -> str:
     return str((result.structured_content or {}).get("status"))
 
 
-@pytest.mark.parametrize("policy", sorted(POLICY_PROBES))
+@pytest.mark.parametrize(
+    "policy",
+    [  # the timeout probe waits the tenant's timeout out
+        pytest.param(policy, marks=pytest.mark.slow) if policy == "timeout_seconds" else policy
+        for policy in sorted(POLICY_PROBES)
+    ],
+)
 async def test_every_tenant_policy_applies_to_that_tenants_requests(
     sandbox: Sandbox, settings: Settings, policy: str
 ) -> None:

@@ -160,6 +160,7 @@ def test_a_tenants_token_problem_names_its_own_variable(tmp_path: Path) -> None:
 SECRET_LOOKING = "smsai_LEAKME0123456789abcdef"
 
 
+@pytest.mark.slow  # starts the server as a process
 @pytest.mark.parametrize("malformed", [f"{SECRET_LOOKING} pasted twice", f"{SECRET_LOOKING}\x01"])
 def test_a_malformed_tenant_token_is_named_by_its_variable_never_shown(tmp_path: Path, malformed: str) -> None:
     path = tenants_file(tmp_path, f'[tenants.acme]\naccess_key_sha256 = "{GOOD_HASH}"\napi_token_env = "ACME_TOKEN"\n')

@@ -142,6 +142,7 @@ async def crash_mid_send(sandbox: Sandbox, env: dict[str, str], tmp_path: Path, 
     assert len(lost) == 1
 
 
+@pytest.mark.slow  # starts the server as a process and kills it
 async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
 ) -> None:
@@ -170,6 +171,7 @@ async def test_restart_while_the_api_is_still_processing_keeps_the_reservation(
     assert posts(sandbox) == 1
 
 
+@pytest.mark.slow  # starts the server as a process and kills it
 async def test_a_retry_through_another_server_the_moment_one_crashes_is_refused_without_a_duplicate_window(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
 ) -> None:

@@ -22,6 +22,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from smsai_mcp.state import redis_scripts as scripts
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     IDEMPOTENCY_SECONDS,
@@ -51,148 +52,6 @@ T = TypeVar("T")
 _OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
 _IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
 
-# Shared by the scripts: an attempt's hash, or nil when it is gone or was released.
-_LIVE = """
-local function live(p, id)
-  local status = redis.call('HGET', p .. 'a:' .. id, 'status')
-  if (not status) or status == 'released' then return nil end
-  return id
-end
-local function latest(p, zkey, since)
-  local ids = redis.call('ZREVRANGEBYSCORE', zkey, '+inf', '(' .. since)
-  for _, id in ipairs(ids) do
-    if live(p, id) then return id end
-  end
-  return nil
-end
-local function unresolved(p, zkey, stale_before)
-  local found = redis.call('ZREVRANGE', zkey, 0, -1, 'WITHSCORES')
-  for i = 1, #found, 2 do
-    local status = redis.call('HGET', p .. 'a:' .. found[i], 'status')
-    if status == 'unknown' or (status == 'pending' and tonumber(found[i + 1]) <= stale_before) then
-      return found[i]
-    end
-  end
-  return nil
-end
-"""
-
-_BEGIN = (
-    _LIVE
-    + """
-local p = ARGV[1]
-local a = cjson.decode(ARGV[2])
-local budget, max_per_hour = tonumber(ARGV[3]), tonumber(ARGV[4])
-local window, now, horizon, keep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local stale_before = tonumber(ARGV[9])
-local key = a.idempotency_key
-if key ~= cjson.null then
-  local id = latest(p, p .. 'key:' .. key, now - horizon)
-  if id then return {'earlier', id} end
-end
-local still = unresolved(p, p .. 'fp:' .. a.fingerprint, stale_before)
-if (not still) and key ~= cjson.null then still = unresolved(p, p .. 'key:' .. key, stale_before) end
-if still then return {'unknown', still} end
-if key == cjson.null and window > 0 then
-  local id = latest(p, p .. 'fp:' .. a.fingerprint, now - window)
-  if id then return {'earlier', id} end
-end
-local confirmation = a.confirmation_id
-if confirmation ~= cjson.null and redis.call('EXISTS', p .. 'conf:' .. confirmation) == 1 then
-  return {'confirmation_used'}
-end
-local recent = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'to:' .. a.recipient, '(' .. (now - 3600), '+inf')) do
-  if live(p, id) then recent = recent + 1 end
-end
-if recent >= max_per_hour then return {'recipient_limit', tostring(recent)} end
-local spent = tonumber(redis.call('GET', p .. 'spent:' .. a.day) or '0')
-if spent + a.reserved_micro > budget then return {'budget', tostring(spent)} end
-local hash = p .. 'a:' .. a.id
-redis.call('HSET', hash, 'attempt', ARGV[2], 'status', 'pending')
-redis.call('EXPIRE', hash, keep)
-local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
-if key ~= cjson.null then table.insert(indexes, p .. 'key:' .. key) end
-for _, index in ipairs(indexes) do
-  redis.call('ZADD', index, a.created_at, a.id)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
-  redis.call('EXPIRE', index, keep)
-end
-if confirmation ~= cjson.null then redis.call('SET', p .. 'conf:' .. confirmation, a.id, 'EX', keep) end
-redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
-redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
-redis.call('SADD', p .. 'open', a.id)
-return {'begun'}
-"""
-)
-
-# Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
-# the API refused before processing it ('refused') is released and frees its confirmation.
-_FINISH = """
-local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
-local hash = p .. 'a:' .. id
-local status = redis.call('HGET', hash, 'status')
-if status ~= 'pending' and status ~= 'unknown' then return 0 end
-if outcome == 'refused' and status ~= 'pending' then return 0 end
-local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
-local delta = -a.reserved_micro
-if outcome == 'sent' then
-  delta = delta + tonumber(ARGV[4])
-  redis.call('HSET', hash, 'status', 'sent', 'charged_micro', ARGV[4], 'message_id', ARGV[5], 'message_json', ARGV[6])
-  redis.call('ZADD', p .. 'claimed', a.created_at, ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', p .. 'claimed', '-inf', '(' .. (a.created_at - tonumber(ARGV[7])))
-else
-  redis.call('HSET', hash, 'status', 'released')
-  local confirmation = a.confirmation_id
-  if outcome == 'refused' and confirmation ~= cjson.null and redis.call('GET', p .. 'conf:' .. confirmation) == id then
-    redis.call('DEL', p .. 'conf:' .. confirmation)
-  end
-end
-redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
-redis.call('SREM', p .. 'open', id)
-return 1
-"""
-
-_MARK_UNKNOWN = """
-local hash = ARGV[1] .. 'a:' .. ARGV[2]
-if redis.call('HGET', hash, 'status') == 'pending' then redis.call('HSET', hash, 'status', 'unknown') end
-return 1
-"""
-
-_FIND_EARLIER = (
-    _LIVE
-    + """
-local p, zkey, since = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local id = latest(p, p .. zkey, since)
-if id then return id end
-return false
-"""
-)
-
-_FIND_UNRESOLVED = (
-    _LIVE
-    + """
-local p, stale_before = ARGV[1], tonumber(ARGV[2])
-for i = 3, #ARGV do
-  local id = unresolved(p, p .. ARGV[i], stale_before)
-  if id then return id end
-end
-return false
-"""
-)
-
-_RECENT = (
-    _LIVE
-    + """
-local p, recipient, since = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local count = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'to:' .. recipient, '(' .. since, '+inf')) do
-  if live(p, id) then count = count + 1 end
-end
-return count
-"""
-)
-
 
 def _reachable(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """A Redis that does not answer in time is the store out of reach, whatever the client library calls it."""
@@ -215,12 +74,12 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str = "smsai:default:") -> None:
         self._redis = client
         self._prefix = prefix
-        self._begin = client.register_script(_BEGIN)
-        self._finish = client.register_script(_FINISH)
-        self._mark_unknown = client.register_script(_MARK_UNKNOWN)
-        self._find = client.register_script(_FIND_EARLIER)
-        self._find_unresolved = client.register_script(_FIND_UNRESOLVED)
-        self._recent = client.register_script(_RECENT)
+        self._begin = client.register_script(scripts.BEGIN)
+        self._finish = client.register_script(scripts.FINISH)
+        self._mark_unknown = client.register_script(scripts.MARK_UNKNOWN)
+        self._find = client.register_script(scripts.FIND_EARLIER)
+        self._find_unresolved = client.register_script(scripts.FIND_UNRESOLVED)
+        self._recent = client.register_script(scripts.RECENT_TO_RECIPIENT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
@@ -381,7 +240,7 @@ class RedisStore:
         if "attempt" not in fields:
             return None
         created = json.loads(fields["attempt"])
-        status: AttemptStatus = fields["status"]  # type: ignore[assignment]  # written only by the scripts above
+        status: AttemptStatus = fields["status"]  # type: ignore[assignment]  # written only by redis_scripts
         return Attempt(
             **created,
             status=status,

@@ -11,16 +11,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import astuple, fields
+from dataclasses import astuple
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio.to_thread
 
+from smsai_mcp.state import sqlite_queries as queries
 from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.store import (
     DAY_SECONDS,
-    HOUR_SECONDS,
     IDEMPOTENCY_SECONDS,
     Attempt,
     BeginRequest,
@@ -46,38 +46,6 @@ _RECORD_WAIT_SECONDS = 30.0
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
-_COLUMNS = [field.name for field in fields(Attempt)]
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM attempts"
-_LIVE = "status IN ('pending', 'sent', 'unknown')"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    id TEXT PRIMARY KEY,
-    day TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    recipient TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    idempotency_key TEXT,
-    confirmation_id TEXT UNIQUE,
-    owner TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'unknown', 'released')),
-    reserved_micro INTEGER NOT NULL,
-    charged_micro INTEGER,
-    message_id INTEGER,
-    message_json TEXT
-);
-CREATE INDEX IF NOT EXISTS attempts_by_day ON attempts (day);
-CREATE INDEX IF NOT EXISTS attempts_by_fingerprint ON attempts (fingerprint, created_at);
-CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created_at);
-CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
-CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
-CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
-"""
-# Older versions kept the message's text in its record.
-_SCRUB_TEXT = """
-UPDATE attempts SET message_json = json_remove(message_json, '$.body')
-WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') IS NOT NULL ELSE 0 END
-"""
 
 
 class SqliteStore:
@@ -92,7 +60,7 @@ class SqliteStore:
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
         for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
             private_file(path.with_name(path.name + suffix), create=False)
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(queries.SCHEMA)
         self._prune()
 
     def _prune(self) -> None:
@@ -104,7 +72,7 @@ class SqliteStore:
                     "WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
                     (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
                 )
-                self._db.execute(_SCRUB_TEXT)
+                self._db.execute(queries.SCRUB_TEXT)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
                     raise
@@ -147,26 +115,28 @@ class SqliteStore:
 
         def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
             key = attempt.idempotency_key
-            if key is not None and (earlier := _find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
+            if key is not None and (earlier := queries.find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
                 return repeated(attempt, earlier)
             stale_before = now - request.pending_stale_seconds
-            if (unresolved := _find_unresolved(db, attempt.fingerprint, key, stale_before)) is not None:
+            if (unresolved := queries.find_unresolved(db, attempt.fingerprint, key, stale_before)) is not None:
                 return StillUnknown(unresolved)
             window = request.duplicate_window_seconds
-            if key is None and (earlier := _find_earlier(db, attempt.fingerprint, None, window, now)) is not None:
-                return repeated(attempt, earlier)
+            if key is None:
+                earlier = queries.find_earlier(db, attempt.fingerprint, None, window, now)
+                if earlier is not None:
+                    return repeated(attempt, earlier)
             if attempt.confirmation_id is not None:
                 used = db.execute("SELECT 1 FROM attempts WHERE confirmation_id = ?", (attempt.confirmation_id,))
                 if used.fetchone() is not None:
                     return ConfirmationAlreadyUsed()
-            recent = _recent_to_recipient(db, attempt.recipient, now)
+            recent = queries.recent_to_recipient(db, attempt.recipient, now)
             if recent >= request.max_per_recipient_per_hour:
                 return RecipientLimitReached(recent)
-            spent = _spent(db, attempt.day)
+            spent = queries.spent(db, attempt.day)
             if spent + attempt.reserved_micro > request.daily_budget_micro:
                 return BudgetExceeded(spent)
-            placeholders = ", ".join("?" for _ in _COLUMNS)
-            db.execute(f"INSERT INTO attempts ({', '.join(_COLUMNS)}) VALUES ({placeholders})", astuple(attempt))
+            placeholders = ", ".join("?" for _ in queries.COLUMNS)
+            db.execute(f"INSERT INTO attempts ({', '.join(queries.COLUMNS)}) VALUES ({placeholders})", astuple(attempt))
             return Begun(attempt)
 
         return await self._transaction(check_and_reserve)
@@ -175,16 +145,16 @@ class SqliteStore:
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
     ) -> Attempt | None:
         return await self._run(
-            lambda db: _find_earlier(db, fingerprint, idempotency_key, duplicate_window_seconds, now)
+            lambda db: queries.find_earlier(db, fingerprint, idempotency_key, duplicate_window_seconds, now)
         )
 
     async def find_unresolved(
         self, *, fingerprint: str, idempotency_key: str | None, stale_before: float
     ) -> Attempt | None:
-        return await self._run(lambda db: _find_unresolved(db, fingerprint, idempotency_key, stale_before))
+        return await self._run(lambda db: queries.find_unresolved(db, fingerprint, idempotency_key, stale_before))
 
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
-        return await self._run(lambda db: _recent_to_recipient(db, recipient, now))
+        return await self._run(lambda db: queries.recent_to_recipient(db, recipient, now))
 
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
         await self._run(
@@ -222,13 +192,15 @@ class SqliteStore:
         )
 
     async def spent_micro(self, day: str) -> int:
-        return await self._run(lambda db: _spent(db, day))
+        return await self._run(lambda db: queries.spent(db, day))
 
     async def unresolved(self) -> list[Attempt]:
         return await self._run(
             lambda db: [
-                _attempt(row)
-                for row in db.execute(f"{_SELECT} WHERE status IN ('pending','unknown') ORDER BY created_at")
+                queries.attempt_of(row)
+                for row in db.execute(
+                    f"{queries.SELECT_ATTEMPTS} WHERE status IN ('pending','unknown') ORDER BY created_at"
+                )
             ]
         )
 
@@ -265,51 +237,3 @@ class SqliteStore:
     async def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _attempt(row: tuple[Any, ...]) -> Attempt:
-    return Attempt(*row)
-
-
-def _find_earlier(
-    db: sqlite3.Connection, fingerprint: str, key: str | None, window_seconds: int, now: float
-) -> Attempt | None:
-    if key is not None:
-        row = db.execute(
-            f"{_SELECT} WHERE idempotency_key = ? AND created_at > ? AND {_LIVE} ORDER BY created_at DESC LIMIT 1",
-            (key, now - IDEMPOTENCY_SECONDS),
-        ).fetchone()
-    elif window_seconds > 0:
-        row = db.execute(
-            f"{_SELECT} WHERE fingerprint = ? AND created_at > ? AND {_LIVE} ORDER BY created_at DESC LIMIT 1",
-            (fingerprint, now - window_seconds),
-        ).fetchone()
-    else:
-        row = None
-    return None if row is None else _attempt(row)
-
-
-def _find_unresolved(db: sqlite3.Connection, fingerprint: str, key: str | None, stale_before: float) -> Attempt | None:
-    row = db.execute(
-        f"{_SELECT} WHERE status IN ('pending', 'unknown') AND (fingerprint = ? OR idempotency_key = ?) "
-        "AND (status = 'unknown' OR created_at <= ?) ORDER BY created_at DESC LIMIT 1",
-        (fingerprint, key, stale_before),
-    ).fetchone()
-    return None if row is None else _attempt(row)
-
-
-def _recent_to_recipient(db: sqlite3.Connection, recipient: str, now: float) -> int:
-    row = db.execute(
-        f"SELECT COUNT(*) FROM attempts WHERE recipient = ? AND created_at > ? AND {_LIVE}",
-        (recipient, now - HOUR_SECONDS),
-    ).fetchone()
-    return int(row[0])
-
-
-def _spent(db: sqlite3.Connection, day: str) -> int:
-    row = db.execute(
-        "SELECT COALESCE(SUM(CASE status WHEN 'sent' THEN COALESCE(charged_micro, 0) "
-        "WHEN 'released' THEN 0 ELSE reserved_micro END), 0) FROM attempts WHERE day = ?",
-        (day,),
-    ).fetchone()
-    return int(row[0])
