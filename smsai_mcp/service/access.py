@@ -51,17 +51,19 @@ class AccessKeys:
     """The SDK's TokenVerifier: a bearer key, hashed and compared in constant time, names its tenant."""
 
     def __init__(self, tenants: Mapping[str, Tenant]) -> None:
-        self._by_hash = [(key_hash, tenant.name) for tenant in tenants.values() for key_hash in tenant.key_hashes]
+        self._key_hash_and_tenant = [
+            (key_hash, tenant.name) for tenant in tenants.values() for key_hash in tenant.key_hashes
+        ]
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        presented = _sha256(token)
-        found: str | None = None
-        for key_hash, tenant in self._by_hash:  # look at every key, so timing does not tell which matched
-            if hmac.compare_digest(presented, key_hash):
-                found = tenant
-        if found is None:
+        presented_hash = _sha256(token)
+        matched_tenant: str | None = None
+        for key_hash, tenant in self._key_hash_and_tenant:  # look at every key, so timing does not tell which
+            if hmac.compare_digest(presented_hash, key_hash):
+                matched_tenant = tenant
+        if matched_tenant is None:
             return None
-        return AccessToken(token=token, client_id=found, scopes=[])
+        return AccessToken(token=token, client_id=matched_tenant, scopes=[])
 
 
 def tenants_from_access_keys(settings: Settings, raw_keys: str | None) -> dict[str, Tenant]:
@@ -91,13 +93,13 @@ def load_tenants(path: Path, environ: Mapping[str, str]) -> dict[str, Tenant]:
         raise ConfigError(f"{where} defines no tenants; add at least one [tenants.<name>] table.")
     # The service's own policy, from the environment: each tenant starts from it. Its errors name their variable;
     # it is read after the tenant's own checks, so a token put in a setting's variable is refused unread.
-    service = functools.cache(
+    service_settings = functools.cache(
         lambda: Settings.from_env({key: value for key, value in environ.items() if key != "SMSAI_API_TOKEN"})
     )
     tenants: dict[str, Tenant] = {}
     owner_of_hash: dict[str, str] = {}
     for name, entry in entries.items():
-        tenant = _tenant(where, name, entry, environ, service)
+        tenant = _tenant(where, name, entry, environ, service_settings)
         for key_hash in tenant.key_hashes:
             if key_hash in owner_of_hash:
                 raise ConfigError(
@@ -109,7 +111,9 @@ def load_tenants(path: Path, environ: Mapping[str, str]) -> dict[str, Tenant]:
     return tenants
 
 
-def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str], service: Callable[[], Settings]) -> Tenant:
+def _tenant(
+    where: str, name: str, entry: Any, environ: Mapping[str, str], service_settings: Callable[[], Settings]
+) -> Tenant:
     here = f"{where}: tenant {name!r}"
     if not _NAME.match(name):
         raise ConfigError(f"{here}: a name is 1 to 64 letters, digits, '-' or '_'.")
@@ -129,7 +133,7 @@ def _tenant(where: str, name: str, entry: Any, environ: Mapping[str, str], servi
         raise ConfigError(f"{here}: api_token_env must name the environment variable that holds its smsai_ token.")
     token = _token(here, token_env, environ)
     policies = _policies(here, entry)
-    settings = service().model_copy(update={**policies, "api_token": token, "api_token_variable": token_env})
+    settings = service_settings().model_copy(update={**policies, "api_token": token, "api_token_variable": token_env})
     tenant_dir = settings.resolved_state_dir() / "tenants" / name  # each tenant its own ledger and audit log
     return Tenant(name, (key_hash.lower(),), settings.model_copy(update={"state_dir": tenant_dir}))
 
