@@ -31,9 +31,10 @@ from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.pipeline import micro, usd_of_micro
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
 from smsai_mcp.runtime import open_store
+from smsai_mcp.service.access import load_tenants
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
-from smsai_mcp.tenants import DEFAULT_TENANT, load_tenants
+from smsai_mcp.tenants import DEFAULT_TENANT
 
 __all__ = ["EXIT_NO_SUCH_ATTEMPT", "EXIT_OK", "EXIT_USAGE", "Verdict", "run_attempts"]
 

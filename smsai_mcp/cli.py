@@ -12,8 +12,6 @@ from smsai_mcp.config import ConfigError, Settings
 
 __all__ = ["main"]
 
-logger = logging.getLogger("smsai_mcp")
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -73,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
     try:
         if args.command == "sandbox":
-            return _run_sandbox(args.host, args.port)
+            from smsai_mcp.serve import serve_sandbox_alone
+
+            return serve_sandbox_alone(args.host, args.port)
         settings = Settings.from_env()
         if args.command == "doctor":
             from smsai_mcp.doctor import run_doctor
@@ -86,61 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.attempts_command == "resolve":
                 verdict = Verdict(args.attempt_id, None if args.not_sent else args.sent)
             return run_attempts(args.attempts_command, verdict, tenant=args.tenant, settings=settings)
-        return _serve(settings, transport=args.transport, host=args.host, port=args.port, sandbox=args.sandbox)
+        from smsai_mcp.serve import serve_mcp
+
+        return serve_mcp(settings, transport=args.transport, host=args.host, port=args.port, sandbox=args.sandbox)
     except ConfigError as exc:
         sys.stderr.write(f"smsai-mcp: invalid configuration: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def _run_sandbox(host: str, port: int) -> int:
-    from smsai_mcp.sandbox import SandboxConfig, serve
-
-    try:
-        config = SandboxConfig.from_env()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    serve(host=host, port=port, config=config)
-    return 0
-
-
-def _serve(settings: Settings, *, transport: str, host: str, port: int, sandbox: bool) -> int:
-    http_transport = None
-    if sandbox:
-        from smsai_mcp.runtime import sandbox_settings
-        from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
-
-        try:
-            sandbox_config = SandboxConfig.from_env()
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        settings = sandbox_settings(settings)
-        http_transport = in_process_transport(create_app(sandbox_config))
-        logger.info("serving on the embedded sandbox: no real SMS is sent")
-    settings.ensure_state_dir()
-    if transport == "http":
-        from smsai_mcp.service import ServiceOptions, build_service, configure_json_logging, serve_http
-
-        configure_json_logging()
-        options = ServiceOptions.from_env(settings)
-        if sandbox:  # every tenant talks to the one embedded sandbox
-            options = options.with_settings(sandbox_settings)
-        app = build_service(settings, options, host=host, port=port, transport=http_transport)
-        logger.info("serving MCP over Streamable HTTP at http://%s:%d/mcp", host, port)
-        serve_http(
-            app,
-            host=host,
-            port=port,
-            graceful_shutdown_seconds=options.graceful_shutdown_seconds,
-            header_timeout_seconds=options.header_timeout_seconds,
-        )
-        return 0
-    from smsai_mcp.server import build_server
-    from smsai_mcp.stdio import serve_stdio
-    from smsai_mcp.terminal import let_ctrl_c_end_terminal_input, note_if_started_in_a_terminal
-
-    if note_if_started_in_a_terminal():
-        let_ctrl_c_end_terminal_input()
-    serve_stdio(build_server(settings, transport=http_transport))
-    return 0

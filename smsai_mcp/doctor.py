@@ -44,14 +44,12 @@ class Report:
 
 
 def run_doctor(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None) -> int:
-    transport = None
+    upstream: httpx2.AsyncBaseTransport | None = None  # None: the network, to the real API
     if sandbox:
-        from smsai_mcp.runtime import sandbox_settings
-        from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
+        from smsai_mcp.embedded import embedded_sandbox
 
-        settings = sandbox_settings(settings)
-        transport = in_process_transport(create_app(SandboxConfig.from_env()))
-    report = anyio.run(check, settings, transport)
+        settings, upstream = embedded_sandbox(settings)
+    report = anyio.run(check, settings, upstream)
     report.write(out or sys.stdout)
     return 0 if report.healthy else 1
 

@@ -99,3 +99,19 @@ def test_doctor_reports_an_unreachable_state_store_as_a_fail_line_not_a_tracebac
     assert "SMSAI_STATE_URL" in line
     assert "Traceback" not in completed.stderr
     assert "pw-hunter2" not in completed.stdout + completed.stderr
+
+
+def test_doctor_sandbox_with_a_bad_sandbox_variable_names_it_in_one_line_not_a_traceback(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [*SERVER, "doctor", "--sandbox"],
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path), "SMSAI_SANDBOX_CREDITS_USD": "lots"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stdout == ""
+    [line] = completed.stderr.splitlines()
+    assert line.startswith("smsai-mcp: invalid configuration: SMSAI_SANDBOX_CREDITS_USD"), line
+    assert "Traceback" not in completed.stderr

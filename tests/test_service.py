@@ -180,9 +180,9 @@ async def test_readyz_asks_the_upstream_at_most_once_per_10_seconds(
 async def test_readyz_reuses_the_upstream_verdict_for_10_seconds_then_asks_again(
     sandbox: Sandbox, settings: Settings
 ) -> None:
-    from smsai_mcp.readiness import Readiness
     from smsai_mcp.runtime import open_runtime
     from smsai_mcp.sandbox import Fault
+    from smsai_mcp.service.readiness import Readiness
     from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
     now = 1000.0

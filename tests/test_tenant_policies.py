@@ -13,7 +13,8 @@ from mcp import Client
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Fault, Sandbox
 from smsai_mcp.server import build_server
-from smsai_mcp.tenants import DEFAULT_TENANT, POLICY_VARIABLES, Tenant
+from smsai_mcp.service.access import POLICY_VARIABLES
+from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 from tests.conftest import ERAS, posts, text_of
 from tests.guard_helpers import CA, Person, assert_nothing_sent, send
 from tests.processes import http_server

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from smsai_mcp.config import ConfigError
-from smsai_mcp.tenants import AccessKeys, load_tenants
+from smsai_mcp.service.access import AccessKeys, load_tenants
 from tests.processes import SERVER, server_env
 
 pytestmark = pytest.mark.anyio

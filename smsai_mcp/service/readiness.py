@@ -7,11 +7,15 @@ import time
 from collections.abc import Callable
 
 import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from smsai_mcp.client.errors import ApiError
-from smsai_mcp.runtime import Runtime
+from smsai_mcp.runtime import LiveRuntime, Runtime
+from smsai_mcp.service.drain import Drain
 
-__all__ = ["UPSTREAM_CHECK_SECONDS", "Readiness"]
+__all__ = ["UPSTREAM_CHECK_SECONDS", "Readiness", "add_health_routes"]
 
 # The upstream is asked at most this often; its verdict is reused in between, so it may be this old.
 UPSTREAM_CHECK_SECONDS = 10.0
@@ -59,3 +63,24 @@ async def _ask_upstream(runtime: Runtime) -> str | None:
             return f"the SMS for AI API is unreachable: {exc.message}"
         return None
     return f"the SMS for AI API did not answer within {UPSTREAM_PROBE_TIMEOUT_SECONDS:.0f} seconds"
+
+
+def add_health_routes(app: Starlette, live: LiveRuntime, drain: Drain) -> None:
+    """/healthz: the process answers. /readyz: it can serve a send now (503 while starting or stopping)."""
+    readiness = Readiness()
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        if drain.draining:
+            return JSONResponse({"status": "stopping"}, status_code=503)
+        if live.runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        problems = await readiness.problems(live.runtime)
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/readyz", readyz, methods=["GET"])

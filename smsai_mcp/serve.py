@@ -1,0 +1,63 @@
+"""Serving: MCP over stdio or Streamable HTTP, on the real API or the embedded sandbox, or the sandbox alone."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx2
+
+from smsai_mcp.config import Settings
+
+__all__ = ["serve_mcp", "serve_sandbox_alone"]
+
+logger = logging.getLogger("smsai_mcp")
+
+
+def serve_sandbox_alone(host: str, port: int) -> int:
+    from smsai_mcp.embedded import sandbox_config
+    from smsai_mcp.sandbox import serve
+
+    serve(host=host, port=port, config=sandbox_config())
+    return 0
+
+
+def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandbox: bool) -> int:
+    upstream: httpx2.AsyncBaseTransport | None = None  # None: the network, to the real API
+    if sandbox:
+        from smsai_mcp.embedded import embedded_sandbox
+
+        settings, upstream = embedded_sandbox(settings)
+        logger.info("serving on the embedded sandbox: no real SMS is sent")
+    settings.ensure_state_dir()
+    if transport == "http":
+        return _serve_http(settings, host=host, port=port, upstream=upstream, sandbox=sandbox)
+    from smsai_mcp.server import build_server
+    from smsai_mcp.stdio import serve_stdio
+    from smsai_mcp.terminal import let_ctrl_c_end_terminal_input, note_if_started_in_a_terminal
+
+    if note_if_started_in_a_terminal():
+        let_ctrl_c_end_terminal_input()
+    serve_stdio(build_server(settings, transport=upstream))
+    return 0
+
+
+def _serve_http(
+    settings: Settings, *, host: str, port: int, upstream: httpx2.AsyncBaseTransport | None, sandbox: bool
+) -> int:
+    from smsai_mcp.runtime import sandbox_settings
+    from smsai_mcp.service import ServiceOptions, build_service, configure_json_logging, serve_http
+
+    configure_json_logging()
+    options = ServiceOptions.from_env(settings)
+    if sandbox:  # every tenant talks to the one embedded sandbox
+        options = options.with_settings(sandbox_settings)
+    app = build_service(settings, options, host=host, port=port, transport=upstream)
+    logger.info("serving MCP over Streamable HTTP at http://%s:%d/mcp", host, port)
+    serve_http(
+        app,
+        host=host,
+        port=port,
+        graceful_shutdown_seconds=options.graceful_shutdown_seconds,
+        header_timeout_seconds=options.header_timeout_seconds,
+    )
+    return 0

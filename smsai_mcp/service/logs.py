@@ -1,0 +1,80 @@
+"""JSON logs on stderr, one object a line, each knowing its request id and tenant, and one line per tool call."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+
+__all__ = ["JsonFormatter", "configure_json_logging", "with_log_context"]
+
+logger = logging.getLogger("smsai_mcp.service")  # the name its log lines have always carried
+
+_EXTRA_FIELDS = ("tool", "outcome", "duration_ms")
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_request_id", default=None)
+_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_tenant", default=None)
+
+
+async def with_log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """MCP middleware: every log line of this request knows its id and tenant; a tool call ends with one line."""
+    access = get_access_token()
+    request_id_token = _request_id.set(uuid.uuid4().hex[:16])
+    tenant_token = _tenant.set(access.client_id if access is not None else None)
+    started = time.perf_counter()
+    try:
+        result = await call_next(ctx)
+        if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
+            # Which tool, how it ended, how long it took; never its arguments.
+            failed = result.get("isError") if isinstance(result, dict) else getattr(result, "is_error", False)
+            logger.info(
+                "tool call",
+                extra={
+                    "tool": str(ctx.params.get("name")),
+                    "outcome": "error" if failed else "ok",
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return result
+    finally:
+        _request_id.reset(request_id_token)
+        _tenant.reset(tenant_token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request id and the tenant when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if (request_id := _request_id.get()) is not None:
+            entry["request_id"] = request_id
+        if (tenant := _tenant.get()) is not None:
+            entry["tenant"] = tenant
+        for field in _EXTRA_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_json_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = JsonFormatter()
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
