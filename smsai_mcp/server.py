@@ -39,7 +39,7 @@ from smsai_mcp.client.errors import ApiError, InvalidBalance, NotFound
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.confirm import ConfirmForm
-from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome, usd_of_micro
+from smsai_mcp.guard.pipeline import Prepared, SendGuard, SendOutcome
 from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal, ledger_refusal, ledger_trouble
 from smsai_mcp.results import (
     BalanceResult,
@@ -60,6 +60,7 @@ from smsai_mcp.runtime import (
     open_runtime,
 )
 from smsai_mcp.sms.estimate import UnsupportedDestination, usd
+from smsai_mcp.sms.money import usd_of_micro
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
 from smsai_mcp.state.store import StoreUnavailable
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant

@@ -30,7 +30,8 @@ from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
-from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
+from smsai_mcp.sms.estimate import Estimate, UnpricedDestination, estimate_message
+from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.sms.text import as_the_api_keeps_it
@@ -52,18 +53,6 @@ from smsai_mcp.state.store import (
 __all__ = ["Prepared", "SendGuard", "SendOutcome"]
 
 logger = logging.getLogger(__name__)
-
-
-def micro(amount: Decimal) -> int:
-    return int((amount / MICRO_USD).to_integral_value())
-
-
-def usd_of_micro(amount: int) -> Decimal:
-    return Decimal(amount) * MICRO_USD
-
-
-def utc_day(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
 def fingerprint(to: str, body: str, sender_id: str | None) -> str:
