@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from smsai_mcp.config import ConfigError, Settings
-from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
-from smsai_mcp.guard.pipeline import fingerprint
+from smsai_mcp.guard.secret import load_or_create_secret
+from smsai_mcp.guard.stages import fingerprint
+from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import ERAS, SEND_PATH, posts
@@ -153,7 +154,8 @@ def test_secret_read_while_being_written_is_never_empty(tmp_path: Path) -> None:
 
 _MINT = """
 import pathlib, sys, time
-from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
+from smsai_mcp.guard.secret import load_or_create_secret
+from smsai_mcp.guard.tokens import ConfirmationTokens
 go = pathlib.Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.001)
