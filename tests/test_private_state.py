@@ -167,11 +167,14 @@ print(secret.hex(), token)
 
 def test_processes_starting_together_share_one_secret_and_accept_each_others_tokens(tmp_path: Path) -> None:
     state_dir, go = tmp_path / "fresh", tmp_path / "go"
-    print_ = fingerprint(US, "Approve the invoice", None)
+    message_fingerprint = fingerprint(US, "Approve the invoice", None)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", _MINT, str(state_dir), str(go), print_], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", _MINT, str(state_dir), str(go), message_fingerprint],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(6)
     ]
@@ -184,7 +187,7 @@ def test_processes_starting_together_share_one_secret_and_accept_each_others_tok
     [secret] = secrets
     assert len(secret) == 32
     for _, token in outputs:
-        ConfirmationTokens(secret).verify(token, print_, now=time.time())
+        ConfirmationTokens(secret).verify(token, message_fingerprint, now=time.time())
     assert mode(state_dir / "secret") == 0o600
 
 

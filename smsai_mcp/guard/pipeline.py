@@ -122,7 +122,7 @@ class SendGuard:
                 return decided
             outcome = await self._sender.send(decided)
         except OutcomeUnknown:
-            raise  # the send audited it
+            raise  # after the POST the send audited it as unknown; a race caught as it reserved posted nothing
         except Exception as failure:
             raise await self._refused(checked.prepared.number.e164, failure, checked.estimate) from None
         charged = bookable_charge(outcome.message.price_usd) if outcome.message is not None else None
@@ -139,9 +139,13 @@ class SendGuard:
             failure = Refusal(
                 "smsai-mcp hit an internal error (details are in its log). Try again later.", code="internal_error"
             )
-        code = failure.code if isinstance(failure, Refusal) else "outcome_unknown"
-        fields = {**estimate_fields(getattr(failure, "estimate", None) or estimate), **getattr(failure, "audit", {})}
-        await self._audit.record(event="refused", recipient=to, reason=code, **fields)
+        if isinstance(failure, Refusal):
+            fields = {**estimate_fields(failure.estimate or estimate), **failure.audit}
+            await self._audit.record(event="refused", recipient=to, reason=failure.code, **fields)
+        else:
+            await self._audit.record(
+                event="refused", recipient=to, reason="outcome_unknown", **estimate_fields(estimate)
+            )
         return failure
 
     async def elicitation_failed(self, to: str, checked: CheckedSend | None) -> None:

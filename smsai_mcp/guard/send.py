@@ -71,7 +71,7 @@ class Sender:
         self._in_flight_seconds = in_flight_seconds
 
     async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
-        """Never posts twice. Refusals before the POST are left to the caller to audit; what follows it is audited."""
+        """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
         checked = confirmed.checked
         now = self._clock()
         attempt = Attempt(
