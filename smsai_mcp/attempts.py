@@ -28,10 +28,10 @@ from smsai_mcp.client.errors import ApiError, NotFound
 from smsai_mcp.client.models import Message
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.guard.audit import AuditLog
-from smsai_mcp.guard.pipeline import micro, usd_of_micro
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
 from smsai_mcp.runtime import open_store
 from smsai_mcp.service.access import load_tenants
+from smsai_mcp.sms.money import micro, usd_of_micro
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
 from smsai_mcp.tenants import DEFAULT_TENANT

@@ -15,9 +15,9 @@ from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Country
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.pipeline import usd_of_micro, utc_day
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sms.estimate import usd
+from smsai_mcp.sms.money import usd_of_micro, utc_day
 
 __all__ = ["Report", "check", "run_doctor"]
 

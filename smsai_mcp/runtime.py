@@ -19,8 +19,9 @@ from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceCache
-from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
 from smsai_mcp.guard.pipeline import SendGuard
+from smsai_mcp.guard.secret import load_or_create_secret
+from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
@@ -166,6 +167,7 @@ def tenant_runtime(
         if settings.state_secret is not None
         else load_or_create_secret(state_dir)
     )
+    balances = BalanceCache(api)
     guard = SendGuard(
         settings=settings,
         api=api,
@@ -173,9 +175,10 @@ def tenant_runtime(
         store=store,
         audit=AuditLog(state_dir / "audit.jsonl"),
         tokens=ConfirmationTokens(secret, audience=tenant.name),
+        balances=balances,
         clock=clock,
     )
-    return TenantRuntime(tenant.name, settings, api, prices, guard, BalanceCache(api), store)
+    return TenantRuntime(tenant.name, settings, api, prices, guard, balances, store)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,22 +1,24 @@
 """Serving MCP over stdio so that closing stdin does not swallow answers.
 
 The SDK treats the end of stdin as the end of the connection and cancels every handler still running, so a
-send whose POST is already in flight would go out with nobody told. Here the end of stdin reaches the SDK only
-once every request read so far has been answered (or a grace period has passed).
+send whose POST is already in flight would go out with nobody told. Here the SDK serves, through its public
+`run_stdio_async`, a pipe in place of stdin and another in place of stdout; two threads copy the real streams
+through them, noting each request read and each answer written, and the end of stdin reaches the SDK only once
+every request read so far has been answered (or a grace period has passed).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from types import TracebackType
-from typing import Any, Self
+import os
+import sys
+import threading
+from typing import Any
 
 import anyio
+import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.stdio import stdio_server
-from mcp.shared._stream_protocols import ReadStream, WriteStream
-from mcp.shared.message import SessionMessage
-from mcp.types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 __all__ = ["STDIN_CLOSE_GRACE_SECONDS", "Unanswered", "serve_stdio", "serve_stdio_async"]
 
@@ -24,127 +26,134 @@ logger = logging.getLogger(__name__)
 
 # How long answers may still be awaited after stdin closes: a send's upstream timeout, with room to spare.
 STDIN_CLOSE_GRACE_SECONDS = 60.0
+_CHUNK = 65_536
+_DRAIN_SECONDS = 10.0  # how long the last answers may take to reach the real stdout once the SDK has stopped
 RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are different requests
 
 
 class Unanswered:
-    """The ids of the client's requests that have not been answered yet."""
+    """The ids of the client's requests that have not been answered yet; read and written from two threads."""
 
     def __init__(self) -> None:
         self._ids: set[RequestKey] = set()
-        self._changed = anyio.Event()
+        self._changed = threading.Condition()
 
-    def read(self, message: object) -> None:
-        if isinstance(message, JSONRPCRequest):
-            self._ids.add((type(message.id), message.id))
-        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
-            request_id = (message.params or {}).get("requestId")
-            if isinstance(request_id, int | str):  # a cancelled request is never answered
-                self._forget((type(request_id), request_id))
+    def read(self, line: bytes) -> None:
+        for message in _messages(line):
+            request = _key(message.get("id"))
+            if "method" in message and request is not None:
+                with self._changed:
+                    self._ids.add(request)
+            elif message.get("method") == "notifications/cancelled":
+                params = message.get("params")
+                cancelled = _key(params.get("requestId") if isinstance(params, dict) else None)
+                if cancelled is not None:  # a cancelled request is never answered
+                    self._forget(cancelled)
 
-    def written(self, message: object) -> None:
-        if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
-            self._forget((type(message.id), message.id))
+    def written(self, line: bytes) -> None:
+        for message in _messages(line):
+            answered = _key(message.get("id"))
+            if "method" not in message and ("result" in message or "error" in message) and answered is not None:
+                self._forget(answered)
 
     def _forget(self, key: RequestKey) -> None:
-        self._ids.discard(key)
-        self._changed.set()
-        self._changed = anyio.Event()
+        with self._changed:
+            self._ids.discard(key)
+            self._changed.notify_all()
 
-    async def wait_until_none(self) -> None:
-        while self._ids:
-            await self._changed.wait()
+    def wait_until_none(self, timeout: float) -> bool:
+        """Whether every request was answered within `timeout` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._ids, timeout=timeout)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        with self._changed:
+            return len(self._ids)
 
 
-class _ReadUntilAnswered:
-    """The read side of stdio, whose end is held back until every request read has been answered."""
-
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], unanswered: Unanswered, grace: float) -> None:
-        self._inner = inner
-        self._unanswered = unanswered
-        self._grace = grace
-
-    @property
-    def last_context(self) -> Any:
-        return getattr(self._inner, "last_context", None)  # the SDK restores each sender's context from it
-
-    async def receive(self) -> SessionMessage | Exception:
-        try:
-            item = await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            await self._wait_for_answers()
-            raise anyio.EndOfStream from None
-        if isinstance(item, SessionMessage):
-            self._unanswered.read(item.message)
-        return item
-
-    async def _wait_for_answers(self) -> None:
-        if not len(self._unanswered):
-            return
-        logger.info("stdin closed with %d request(s) in flight; answering them first", len(self._unanswered))
-        with anyio.move_on_after(self._grace) as waited:
-            await self._unanswered.wait_until_none()
-        if waited.cancelled_caught:
-            logger.warning("stdin closed: %d request(s) unanswered after %.0fs", len(self._unanswered), self._grace)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
+def _key(value: object) -> RequestKey | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
+    return (type(value), value)
 
 
-class _WriteNoting:
-    """The write side of stdio, noting each answer as it is handed to the writer."""
+def _messages(line: bytes) -> list[dict[str, Any]]:
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return []  # not JSON-RPC: the SDK answers what it can of it
+    items = parsed if isinstance(parsed, list) else [parsed]
+    return [item for item in items if isinstance(item, dict)]
 
-    def __init__(self, inner: WriteStream[SessionMessage], unanswered: Unanswered) -> None:
-        self._inner = inner
-        self._unanswered = unanswered
 
-    async def send(self, item: SessionMessage, /) -> None:
-        await self._inner.send(item)
-        self._unanswered.written(item.message)  # handed over: the stdout writer drains it before the process ends
+def _lines(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    *complete, rest = (pending + chunk).split(b"\n")
+    return complete, rest
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
+
+def _copy_stdin(wire: int, to_sdk: int, unanswered: Unanswered, grace: float) -> None:
+    """Real stdin into the SDK's pipe, noting requests before the SDK can see them; its end held back."""
+    pending = b""
+    try:
+        while chunk := os.read(wire, _CHUNK):
+            complete, pending = _lines(pending, chunk)
+            for line in complete:
+                unanswered.read(line)
+            _write_all(to_sdk, chunk)
+        unanswered.read(pending)
+        if len(unanswered):
+            logger.info("stdin closed with %d request(s) in flight; answering them first", len(unanswered))
+            if not unanswered.wait_until_none(grace):
+                logger.warning("stdin closed: %d request(s) unanswered after %.0fs", len(unanswered), grace)
+    except OSError:  # the SDK stopped reading: nothing more to hand it
+        pass
+    finally:
+        os.close(to_sdk)
+
+
+def _copy_stdout(from_sdk: int, wire: int, unanswered: Unanswered) -> None:
+    """The SDK's pipe onto real stdout; an answer counts once it is on the wire."""
+    pending = b""
+    try:
+        while chunk := os.read(from_sdk, _CHUNK):
+            _write_all(wire, chunk)
+            complete, pending = _lines(pending, chunk)
+            for line in complete:
+                unanswered.written(line)
+    finally:
+        os.close(from_sdk)
 
 
 async def serve_stdio_async(mcp: MCPServer[Any], *, grace_seconds: float = STDIN_CLOSE_GRACE_SECONDS) -> None:
-    lowlevel = mcp._lowlevel_server  # what MCPServer.run_stdio_async drives, with our streams around it
     unanswered = Unanswered()
-    async with stdio_server() as (read_stream, write_stream):
-        await lowlevel.run(
-            _ReadUntilAnswered(read_stream, unanswered, grace_seconds),
-            _WriteNoting(write_stream, unanswered),
-            lowlevel.create_initialization_options(),
-        )
+    sys.stdout.flush()
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    sdk_in, into_sdk = os.pipe()
+    from_sdk, sdk_out = os.pipe()
+    os.dup2(sdk_in, 0)
+    os.dup2(sdk_out, 1)
+    os.close(sdk_in)
+    os.close(sdk_out)
+    reader = threading.Thread(
+        target=_copy_stdin, args=(wire_in, into_sdk, unanswered, grace_seconds), name="stdin", daemon=True
+    )
+    writer = threading.Thread(target=_copy_stdout, args=(from_sdk, wire_out, unanswered), name="stdout", daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        await mcp.run_stdio_async()
+    finally:
+        sys.stdout.flush()
+        os.dup2(wire_in, 0)  # the real streams back; the SDK's pipe ends close, so the writer drains and stops
+        os.dup2(wire_out, 1)
+        await anyio.to_thread.run_sync(writer.join, _DRAIN_SECONDS)
+        os.close(wire_out)
 
 
 def serve_stdio(mcp: MCPServer[Any]) -> None:

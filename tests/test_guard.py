@@ -20,8 +20,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.confirm import TOKEN_LIFETIME_SECONDS, ConfirmationTokens
-from smsai_mcp.guard.pipeline import fingerprint
+from smsai_mcp.guard.stages import fingerprint
+from smsai_mcp.guard.tokens import TOKEN_LIFETIME_SECONDS, ConfirmationTokens
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import build_server

@@ -22,10 +22,10 @@ from pydantic import SecretStr
 
 from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.pipeline import micro
 from smsai_mcp.runtime import SharedPriceList
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Fault, Sandbox
 from smsai_mcp.server import build_server
+from smsai_mcp.sms.money import micro
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from smsai_mcp.config import ConfigError, Settings
-from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
-from smsai_mcp.guard.pipeline import fingerprint
+from smsai_mcp.guard.secret import load_or_create_secret
+from smsai_mcp.guard.stages import fingerprint
+from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import ERAS, SEND_PATH, posts
@@ -153,7 +154,8 @@ def test_secret_read_while_being_written_is_never_empty(tmp_path: Path) -> None:
 
 _MINT = """
 import pathlib, sys, time
-from smsai_mcp.guard.confirm import ConfirmationTokens, load_or_create_secret
+from smsai_mcp.guard.secret import load_or_create_secret
+from smsai_mcp.guard.tokens import ConfirmationTokens
 go = pathlib.Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.001)
@@ -166,11 +168,14 @@ print(secret.hex(), token)
 @pytest.mark.slow  # starts six interpreters
 def test_processes_starting_together_share_one_secret_and_accept_each_others_tokens(tmp_path: Path) -> None:
     state_dir, go = tmp_path / "fresh", tmp_path / "go"
-    print_ = fingerprint(US, "Approve the invoice", None)
+    message_fingerprint = fingerprint(US, "Approve the invoice", None)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", _MINT, str(state_dir), str(go), print_], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", _MINT, str(state_dir), str(go), message_fingerprint],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(6)
     ]
@@ -183,7 +188,7 @@ def test_processes_starting_together_share_one_secret_and_accept_each_others_tok
     [secret] = secrets
     assert len(secret) == 32
     for _, token in outputs:
-        ConfirmationTokens(secret).verify(token, print_, now=time.time())
+        ConfirmationTokens(secret).verify(token, message_fingerprint, now=time.time())
     assert mode(state_dir / "secret") == 0o600
 
 

@@ -30,10 +30,11 @@ from pydantic import SecretStr
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
-from smsai_mcp.guard.confirm import ConfirmationTokens
-from smsai_mcp.guard.pipeline import SendGuard, micro, utc_day
+from smsai_mcp.guard.pipeline import SendGuard
+from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Fault, Sandbox
 from smsai_mcp.server import build_server
+from smsai_mcp.sms.money import micro, utc_day
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.sqlite import SqliteStore
 from tests.conftest import ERAS, SEND_PATH, posts, text_of

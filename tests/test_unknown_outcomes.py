@@ -26,8 +26,8 @@ from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.pipeline import fingerprint
 from smsai_mcp.guard.reconcile import body_sha256
+from smsai_mcp.guard.stages import fingerprint
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import build_server

@@ -11,10 +11,11 @@ from typing import Any
 
 import anyio.to_thread
 
+from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.private import private_dir, private_file
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "estimate_fields"]
 
 
 class AuditLog:
@@ -43,3 +44,10 @@ class AuditLog:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
+
+
+def estimate_fields(estimate: Estimate | None) -> dict[str, object]:
+    """What an audit line says of a message's estimate: its size and cost, never its words."""
+    if estimate is None:
+        return {}
+    return {"segments": estimate.segments, "estimate_usd": str(estimate.estimated_cost_usd)}

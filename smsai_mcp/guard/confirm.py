@@ -1,181 +1,104 @@
-"""Human confirmation: the question asked through elicitation, and signed single-use tokens for the rest."""
+"""Confirmation, by SMSAI_CONFIRM: a person's answer, a signed token, or none at all (`off`).
+
+The MCP layer only asks the question (when `asks_a_person`) and hands over what came back as an `Asked`;
+whether that lets the send go ahead is decided here.
+"""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import hmac
-import json
-import os
-import secrets
-import tempfile
-import time
+import logging
+import uuid
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
+from datetime import UTC, datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from smsai_mcp.config import ConfigError
+from smsai_mcp.config import Settings
 from smsai_mcp.guard.refusal import Refusal
-from smsai_mcp.sms.estimate import Estimate
-from smsai_mcp.state.private import private_dir, private_file
+from smsai_mcp.guard.stages import CheckedSend, ConfirmedSend, SendOutcome
+from smsai_mcp.guard.tokens import ConfirmationTokens
 
-__all__ = ["ConfirmForm", "ConfirmationTokens", "Question", "load_or_create_secret"]
+__all__ = ["Asked", "PersonsAnswer", "asks_a_person", "confirm"]
 
-TOKEN_LIFETIME_SECONDS = 600
-SECRET_BYTES = 32
-_SECRET_WAIT_SECONDS = 2.0  # how long a secret of the wrong length is given to become whole
-_TOKEN_PREFIX = "smsc1"  # noqa: S105 - a format tag, not a secret
-_TEXT_PREVIEW = 160
+logger = logging.getLogger(__name__)
 
-
-class ConfirmForm(BaseModel):
-    """The elicitation form: one box, unchecked unless the person checks it."""
-
-    confirm: bool = Field(default=False, title="Send this SMS", description="Check to send this SMS now.")
+PersonsAnswer = Literal["confirmed", "unchecked", "declined", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
-class Question:
-    """Everything a person needs to decide; rendered without a clock or random ids, so each round matches."""
+class Asked:
+    """What the person answered the confirmation question."""
 
-    recipient: str
-    estimate: Estimate
-    sender_id: str | None
-    body: str
-    balance_usd: Decimal | None
-    budget_left_usd: Decimal
-    daily_budget_usd: Decimal
+    answer: PersonsAnswer
+    round_state: str | None  # the 2026-07-28 sealed request state: a replayed retry carries the same one
 
-    def render(self) -> str:
-        e = self.estimate
-        text = self.body if len(self.body) <= _TEXT_PREVIEW else self.body[:_TEXT_PREVIEW] + "…"
-        text = " ⏎ ".join(text.splitlines())  # the text cannot add lines that look like the question's own
-        lines = [
-            "Send this SMS?",
-            f"To: {self.recipient} ({e.country_name})",
-            f"From: {self.sender_id or 'the account default sender'}",
-            f"Text: {text}",
-            f"Segments: {e.segments} ({e.encoding}, {e.characters} characters)",
-            f"Estimated cost: ${e.estimated_cost_usd:.4f}",
-        ]
-        if self.balance_usd is not None:
-            lines.append(f"Balance after: ${self.balance_usd - e.estimated_cost_usd:.4f}")
-        lines.append(
-            f"Today's budget left after: ${self.budget_left_usd - e.estimated_cost_usd:.4f} "
-            f"of ${self.daily_budget_usd:.2f}"
+
+def asks_a_person(settings: Settings) -> bool:
+    """Whether this send's confirmation goes to a person when the client can ask one."""
+    return settings.confirm not in ("off", "token")
+
+
+def confirm(
+    checked: CheckedSend,
+    *,
+    settings: Settings,
+    tokens: ConfirmationTokens,
+    now: float,
+    asked: Asked | None,
+    token: str | None,
+) -> ConfirmedSend | SendOutcome:
+    """The confirmed send, or a token to hand back first; a Refusal when the send may not go ahead."""
+    mode = settings.confirm
+    if mode == "off":
+        return ConfirmedSend(checked, confirmation_id=None)
+    if asked is not None:
+        return ConfirmedSend(checked, confirmation_id=_persons_confirmation(asked))
+    if mode == "elicit":
+        raise Refusal(
+            "This server needs a person to confirm each SMS (SMSAI_CONFIRM=elicit), and this MCP client cannot "
+            "ask them (it does not support elicitation). Use a client that does, or set SMSAI_CONFIRM=token.",
+            code="cannot_elicit",
         )
-        return "\n".join(lines)
+    if token is None:
+        _warn_once_about_token_fallback(mode)
+        issued, expires = tokens.issue(checked.prepared.fingerprint, now=now)
+        return SendOutcome(
+            status="confirmation_required",
+            estimate=checked.estimate,
+            confirmation_token=issued,
+            expires_at=datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z"),
+        )
+    return ConfirmedSend(
+        checked, confirmation_id="token:" + tokens.verify(token, checked.prepared.fingerprint, now=now)
+    )
 
 
-def load_or_create_secret(state_dir: Path) -> bytes:
-    """The install's own signing secret, made once and kept private in the state directory.
-
-    It is written whole to a temporary file, flushed to disk, then linked into place, which never replaces a
-    secret already there: a reader sees no secret or all of it, and processes starting together share one.
-    """
-    path = state_dir / "secret"
-    secret = _read_secret(path)
-    if secret is not None:
-        return secret
-    private_dir(state_dir)
-    descriptor, temporary = tempfile.mkstemp(dir=state_dir, prefix=".secret-")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(SECRET_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        private_file(Path(temporary), create=False)  # 0600 whatever the umask, before anyone can see the name
-        with contextlib.suppress(FileExistsError):  # another process linked its secret first: use theirs
-            os.link(temporary, path)
-            _sync_directory(state_dir)
-    finally:
-        os.unlink(temporary)
-    secret = _read_secret(path)
-    if secret is None:
-        raise ConfigError(f"The signing secret in {state_dir} disappeared while it was being made; start again.")
-    return secret
-
-
-def _read_secret(path: Path) -> bytes | None:
-    """None when there is no secret yet. A file of the wrong length is never used: it is waited for briefly (an
-    older version may still be writing it in place), then refused."""
-    deadline = time.monotonic() + _SECRET_WAIT_SECONDS
-    while True:
-        try:
-            secret = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        if len(secret) == SECRET_BYTES:
-            private_file(path, create=False)  # an older version's file may be looser
-            return secret
-        if time.monotonic() >= deadline:
-            raise ConfigError(
-                f"The signing secret {path} holds {len(secret)} bytes instead of {SECRET_BYTES}, so it is damaged. "
-                "Remove it (a new one is made at the next start; confirmation tokens already issued stop working), "
-                "or set SMSAI_STATE_SECRET."
-            )
-        time.sleep(0.02)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the new name durable too; not every platform can open a directory."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class ConfirmationTokens:
-    """HMAC-signed tokens bound to one message's fingerprint; the store makes each one single-use."""
-
-    def __init__(self, secret: bytes, *, audience: str = "default") -> None:
-        # The audience (the tenant) is in the key, so one tenant's token never confirms another's send.
-        label = b"smsai-mcp confirmation tokens\x00" + audience.encode() + b"\x00"
-        self._key = hashlib.sha256(label + secret).digest()
-
-    def issue(self, fingerprint: str, *, now: float) -> tuple[str, int]:
-        expires = int(now) + TOKEN_LIFETIME_SECONDS
-        payload = json.dumps({"id": secrets.token_hex(16), "exp": expires, "fp": fingerprint}, separators=(",", ":"))
-        signed = f"{_TOKEN_PREFIX}.{_b64(payload.encode())}"
-        return f"{signed}.{self._sign(signed)}", expires
-
-    def verify(self, token: str, fingerprint: str, *, now: float) -> str:
-        """The token's id if it confirms exactly this message now; a Refusal otherwise."""
-        prefix, _, rest = token.partition(".")
-        encoded, _, signature = rest.partition(".")
-        signed = f"{prefix}.{encoded}"
-        expected = self._sign(signed).encode()
-        # Compared as bytes: a token is untrusted text and may hold any character.
-        if prefix != _TOKEN_PREFIX or not signature or not hmac.compare_digest(signature.encode(), expected):
+def _persons_confirmation(asked: Asked) -> str:
+    """The id of a confirmation the person gave: one per question, and the same for a replayed 2026-07-28 retry."""
+    match asked.answer:
+        case "declined":
+            raise Refusal("The user declined to send this SMS. Do not send it unless they ask again.", code="declined")
+        case "cancelled":
             raise Refusal(
-                "The confirmation_token is not one this server issued. Call send_sms without it to get a new one.",
-                code="token_forged",
+                "The user cancelled the confirmation. Do not send it unless they ask again.", code="cancelled"
             )
-        claims = json.loads(_unb64(encoded))
-        if not hmac.compare_digest(str(claims["fp"]).encode(), fingerprint.encode()):
+        case "unchecked":
             raise Refusal(
-                "The confirmation_token was issued for a different message (to, body and sender_id must be exactly "
-                "the same). Call send_sms without a token to confirm this one.",
-                code="token_for_another_message",
+                "The user did not check the box to confirm. Do not send it unless they ask again.", code="unchecked"
             )
-        if now >= int(claims["exp"]):
-            raise Refusal(
-                "The confirmation_token has expired (they last 10 minutes). Ask the user again.", code="token_expired"
-            )
-        return str(claims["id"])
+    if asked.round_state is not None:
+        return "elicit:" + hashlib.sha256(asked.round_state.encode()).hexdigest()
+    return "elicit:" + uuid.uuid4().hex
 
-    def _sign(self, signed: str) -> str:
-        return _b64(hmac.new(self._key, signed.encode(), hashlib.sha256).digest())
+
+_token_fallback_warned = False
+
+
+def _warn_once_about_token_fallback(mode: str) -> None:
+    global _token_fallback_warned  # one line in the log per process is enough
+    if mode == "auto" and not _token_fallback_warned:
+        _token_fallback_warned = True
+        logger.warning(
+            "a client that cannot elicit got the token flow: the agent itself must ask the person; "
+            "set SMSAI_CONFIRM=elicit to refuse such clients"
+        )

@@ -1,9 +1,30 @@
-"""The one exception every guard step raises: a sentence the model can act on."""
+"""How a send is turned down: every refusal of the guard, its code (for the audit log) and its sentence.
+
+    Exception
+    ├── Refusal                    nothing was sent: "Nothing was sent. " + why + what to do
+    │   input validation           invalid_number, invalid_body
+    │   destination policy         blocked_country, country_not_allowed, recipient_not_allowed, premium_rate,
+    │                              hourly_limit
+    │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
+    │   per-message cap            cost_cap
+    │   daily budget               daily_budget
+    │   duplicate and idempotency  idempotency_key_reused
+    │   confirmation               declined, cancelled, unchecked, cannot_elicit, elicitation_failed,
+    │                              token_forged, token_for_another_message, token_expired, confirmation_used
+    │   send                       upstream_refused (the API said no: 402, 403, 422, 429...)
+    │   any step                   ledger_locked, ledger_unreachable, internal_error
+    └── OutcomeUnknown             the message may have gone out and must not be retried: the answer to the POST
+                                   was lost, or an identical message's (or key's) earlier outcome is still unknown
+
+The MCP layer adds one refusal of its own before any of these: a read-only server or tenant
+(server/failures.py), which asks no one and audits nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
+from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.state.store import StoreUnavailable
 
 __all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal", "ledger_refusal", "ledger_trouble"]
@@ -17,11 +38,13 @@ class Refusal(Exception):
     `code` names the step that refused, for the audit log, which must not hold the message's words or numbers.
     """
 
-    def __init__(self, message: str, *, code: str = "refused", audited: bool = False, estimate: Any = None) -> None:
+    def __init__(
+        self, message: str, *, code: str, estimate: Estimate | None = None, audit: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
-        self.audited = audited
-        self.estimate = estimate  # the Estimate, when the refusing step knew it
+        self.estimate = estimate  # when the refusing step knew it, for the audit line
+        self.audit = dict(audit or {})  # more for the audit line: the attempt, the upstream's answer
 
     def text(self) -> str:
         return NOTHING_SENT + str(self)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from smsai_mcp.client.models import Country, Message
+from smsai_mcp.guard.stages import SendOutcome
 from smsai_mcp.sms.estimate import Estimate
 
 __all__ = [
@@ -77,6 +78,16 @@ class SendResult(_Result):
         default=None, description="When confirmation is required: pass it back with the same to, body and sender_id."
     )
     expires_at: str | None = Field(default=None, description="When the confirmation token expires (ISO 8601, UTC).")
+
+    @classmethod
+    def of(cls, outcome: SendOutcome) -> SendResult:
+        return cls(
+            status=outcome.status,
+            estimate=EstimateResult.of(outcome.estimate),
+            message=MessageResult.of(outcome.message) if outcome.message is not None else None,
+            confirmation_token=outcome.confirmation_token,
+            expires_at=outcome.expires_at,
+        )
 
     @model_serializer(mode="wrap")
     def _omit_absent(self, handler: Any) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""The send itself: reserve atomically (re-checking every limit), post once, then settle, refuse or look it up.
+
+From the reservation on, a send runs to its end even if the caller goes away or the server shuts down: a send
+recorded by halves is how money is double-spent. The upstream timeout bounds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+import anyio
+
+from smsai_mcp.client.amounts import bookable_charge
+from smsai_mcp.client.api import SmsApi
+from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
+from smsai_mcp.client.models import Message
+from smsai_mcp.config import Settings
+from smsai_mcp.guard.audit import AuditLog, estimate_fields
+from smsai_mcp.guard.reconcile import OWNER as THIS_PROCESS
+from smsai_mcp.guard.reconcile import Reconciler, body_sha256, how_it_is_settled
+from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
+from smsai_mcp.guard.stages import ConfirmedSend, SendOutcome
+from smsai_mcp.guard.steps.cost import budget_refusal
+from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
+from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
+from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
+from smsai_mcp.sms.price_cache import PriceCache
+from smsai_mcp.state.store import (
+    Attempt,
+    BeginRequest,
+    BeginResult,
+    Begun,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+    StateStore,
+    StillUnknown,
+    StoreUnavailable,
+)
+
+__all__ = ["Sender"]
+
+logger = logging.getLogger(__name__)
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        api: SmsApi,
+        prices: PriceCache,
+        store: StateStore,
+        audit: AuditLog,
+        reconciler: Reconciler,
+        clock: Callable[[], float],
+        in_flight_seconds: float,
+    ) -> None:
+        self._settings = settings
+        self._api = api
+        self._prices = prices
+        self._store = store
+        self._audit = audit
+        self._reconciler = reconciler
+        self._clock = clock
+        self._in_flight_seconds = in_flight_seconds
+
+    async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
+        """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
+        checked = confirmed.checked
+        now = self._clock()
+        attempt = Attempt(
+            id=uuid.uuid4().hex,
+            day=utc_day(now),
+            created_at=now,
+            recipient=checked.prepared.number.e164,
+            fingerprint=checked.prepared.fingerprint,
+            body_sha256=body_sha256(checked.prepared.body),
+            idempotency_key=checked.prepared.idempotency_key,
+            confirmation_id=confirmed.confirmation_id,
+            owner=THIS_PROCESS,
+            status="pending",
+            reserved_micro=micro(checked.estimate.estimated_cost_usd),
+        )
+        with anyio.CancelScope(shield=True):
+            outcome = await self._reserve_and_post(attempt, confirmed)
+        return outcome
+
+    async def _reserve_and_post(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
+        checked = confirmed.checked
+        prepared = checked.prepared
+        begun = await self._begin(attempt)
+        match begun:
+            case Begun():
+                pass
+            case StillUnknown(earlier):
+                raise still_unknown_refusal(earlier)
+            case DuplicateFound(earlier) | IdempotentReplay(earlier) | KeyReusedForAnotherMessage(earlier):
+                return answer_from_earlier(earlier, prepared, checked.estimate)
+            case RecipientLimitReached(count):
+                raise recipient_limit_refusal(prepared.number, count, self._settings.max_per_recipient_per_hour)
+            case BudgetExceeded(spent):
+                raise budget_refusal(checked.estimate, spent, self._settings.daily_budget_usd)
+            case ConfirmationAlreadyUsed():
+                raise Refusal(
+                    "This confirmation was already used for a send; a confirmation counts once. "
+                    "Call send_sms again without it to confirm a new message.",
+                    code="confirmation_used",
+                )
+        audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
+        await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        try:
+            message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
+        except ApiError as exc:
+            if not exc.request_may_have_been_processed:
+                await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
+                raise Refusal(
+                    exc.message,
+                    code="upstream_refused",
+                    estimate=checked.estimate,
+                    audit={"attempt": attempt.id, "upstream": type(exc).__name__},
+                ) from None
+            return await self._after_unknown_outcome(attempt, confirmed, exc, audit)
+        await self.settle(attempt, message)
+        await self._audit.record(
+            event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
+        )
+        return SendOutcome(status="sent", estimate=checked.estimate, message=message)
+
+    async def _begin(self, attempt: Attempt) -> BeginResult:
+        try:
+            return await self._store.begin(
+                BeginRequest(
+                    attempt=attempt,
+                    daily_budget_micro=micro(self._settings.daily_budget_usd),
+                    max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
+                    duplicate_window_seconds=self._settings.duplicate_window_seconds,
+                    pending_stale_seconds=self._in_flight_seconds,
+                ),
+                now=attempt.created_at,
+            )
+        except StoreUnavailable as exc:
+            raise ledger_refusal(exc) from None
+
+    async def _after_unknown_outcome(
+        self, attempt: Attempt, confirmed: ConfirmedSend, error: ApiError, audit: dict[str, object]
+    ) -> SendOutcome:
+        await self._store.mark_unknown(attempt.id)
+        found = (await self._reconciler.look_up(attempt)).found
+        if found is not None:
+            await self.settle(attempt, found)
+            await self._audit.record(
+                event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
+            )
+            return SendOutcome(status="sent", estimate=confirmed.checked.estimate, message=found)
+        await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
+        raise OutcomeUnknown(
+            f"The message may have been sent; its outcome is unknown, so it must not be retried. {_why_unknown(error)} "
+            "It is not in the sent list yet. Check list_messages in a minute to see whether it went out. Until its "
+            "outcome is known, its estimated cost stays reserved against today's budget and the same message is "
+            f"refused: {how_it_is_settled(attempt.id)}"
+        )
+
+    async def settle(self, attempt: Attempt, message: Message) -> None:
+        # A charge the answer does not state as an amount (missing, NaN, negative...) is booked at the estimate.
+        stated = bookable_charge(message.price_usd)
+        charged = micro(stated) if stated is not None else attempt.reserved_micro
+        await self._store.settle(
+            attempt.id, charged_micro=charged, message_id=message.id, message_json=message.model_dump_json()
+        )
+        if charged > attempt.reserved_micro:
+            await self._refresh_prices_after_overcharge(attempt, charged)
+
+    async def _refresh_prices_after_overcharge(self, attempt: Attempt, charged_micro: int) -> None:
+        """The upstream charged more than its price list said: fetch the list again before the next estimate."""
+        logger.warning(
+            "the SMS for AI API charged %s USD where the price list gave %s USD; the price list will be fetched again",
+            usd_of_micro(charged_micro),
+            usd_of_micro(attempt.reserved_micro),
+        )
+        try:
+            await self._prices.forget()
+        except Exception:  # the message went out and is booked: that answer must not turn into a failure
+            logger.warning("could not mark the shared price list as out of date", exc_info=True)
+
+
+def _why_unknown(error: ApiError) -> str:
+    """What happened to a send, without the retry advice that suits a read."""
+    if isinstance(error, UpstreamTimeout):
+        return "The SMS for AI API did not answer in time."
+    if isinstance(error, ConnectionLost):
+        return "The connection to the SMS for AI API broke before it answered."
+    if isinstance(error, ApiStatusError):
+        return f"The SMS for AI API answered HTTP {error.status_code} after the request reached it."
+    return "The SMS for AI API's answer could not be read."

@@ -1,0 +1,55 @@
+"""The estimate, the per-message cap and the daily budget: what a message may cost."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from smsai_mcp.guard.context import GuardContext
+from smsai_mcp.guard.refusal import Refusal
+from smsai_mcp.guard.stages import PreparedSend, SendOutcome
+from smsai_mcp.sms.estimate import Estimate
+from smsai_mcp.sms.money import micro, usd_of_micro
+
+__all__ = ["budget_refusal", "daily_budget", "estimate", "per_message_cap"]
+
+
+async def estimate(prepared: PreparedSend, context: GuardContext) -> SendOutcome | None:
+    """A country the price list does not list, or lists without a usable price, is refused here."""
+    await context.estimate(prepared)
+    return None
+
+
+async def per_message_cap(prepared: PreparedSend, context: GuardContext) -> SendOutcome | None:
+    estimated = await context.estimate(prepared)
+    cap = context.settings.max_cost_per_message_usd
+    if estimated.estimated_cost_usd > cap:
+        raise Refusal(
+            f"This message would cost about ${estimated.estimated_cost_usd:.4f} ({estimated.segments} segment(s) "
+            f"of {estimated.encoding} at ${estimated.unit_price_usd} each), above the per-message cap of ${cap} "
+            "(SMSAI_MAX_COST_PER_MESSAGE_USD). Shorten the text, avoid characters that force UCS-2, or ask the "
+            "user to raise the cap.",
+            code="cost_cap",
+            estimate=estimated,
+        )
+    return None
+
+
+async def daily_budget(prepared: PreparedSend, context: GuardContext) -> SendOutcome | None:
+    estimated = await context.estimate(prepared)
+    spent = await context.spent_today_micro()
+    budget = context.settings.daily_budget_usd
+    if spent + micro(estimated.estimated_cost_usd) > micro(budget):
+        raise budget_refusal(estimated, spent, budget)
+    return None
+
+
+def budget_refusal(estimated: Estimate, spent_micro: int, budget: Decimal) -> Refusal:
+    spent = usd_of_micro(spent_micro)
+    left = max(budget - spent, Decimal(0))
+    return Refusal(
+        f"This message (about ${estimated.estimated_cost_usd:.4f}) would take today's spending past the daily "
+        f"budget of ${budget} (SMSAI_DAILY_BUDGET_USD): ${spent:.4f} is already spent or reserved, "
+        f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget.",
+        code="daily_budget",
+        estimate=estimated,
+    )

@@ -1,0 +1,106 @@
+"""The MCP layer: it only translates. Tools are registered here; each hands its arguments to the guard or the
+client and shapes what comes back. The layout:
+
+    texts.py         what the model reads: instructions, descriptions, argument types, annotations
+    results.py       the structured results (each tool's output schema)
+    dependencies.py  a tool's tenant runtime, and whether its client can ask a person
+    failures.py      the one place where failures become tool errors
+    send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
+    read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
+    arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
+    asking.py        middleware: a client whose elicitation fails gets a refusal that says nothing was sent
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, cast
+
+import httpx2
+from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import ServerRequestContext
+from mcp.server.request_state import RequestStateSecurity
+
+from smsai_mcp import __version__
+from smsai_mcp.config import Settings
+from smsai_mcp.guard.refusal import NOTHING_SENT
+from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, open_runtime
+from smsai_mcp.server.arguments import ArgumentCheck
+from smsai_mcp.server.asking import AskingFailures, CallProgress
+from smsai_mcp.server.dependencies import can_elicit
+from smsai_mcp.server.read_tools import add_read_tools
+from smsai_mcp.server.send_tool import Planned, add_send_tool
+from smsai_mcp.server.texts import INSTRUCTIONS
+from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+
+__all__ = ["build_server", "can_elicit"]
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    tenants: Mapping[str, Tenant] | None = None,
+    request_state_security: RequestStateSecurity | None = None,
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+    live: LiveRuntime | None = None,
+    clock: Callable[[], float] = time.time,
+    reconcile_every_seconds: float = RECONCILE_EVERY_SECONDS,
+) -> MCPServer[Runtime]:
+    """The MCP server. `transport` replaces the network (the embedded sandbox, or a test's); `tenants`
+    (HTTP service only) gives each access key its own token, policy and ledger; `clock` and
+    `reconcile_every_seconds` let tests move time on and reconcile sooner."""
+    served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
+
+    def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
+        return open_runtime(
+            served,
+            timeout_seconds=settings.timeout_seconds,
+            transport=transport,
+            live=live,
+            clock=clock,
+            reconcile_every_seconds=reconcile_every_seconds,
+        )
+
+    async def input_schemas() -> Mapping[str, dict[str, Any]]:
+        return {tool.name: tool.input_schema for tool in await mcp.list_tools()}  # once the tools are added
+
+    mcp: MCPServer[Runtime] = MCPServer(
+        name="smsai-mcp",
+        title="SMS for AI",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        website_url="https://www.smsforai.com",
+        lifespan=lifespan,
+        request_state_security=request_state_security,
+        auth=auth,
+        token_verifier=token_verifier,
+        middleware=[
+            AskingFailures({"send_sms"}, _audit_failed_asking),
+            ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
+        ],
+    )
+    if not all(tenant.settings.read_only for tenant in served.values()):
+        add_send_tool(mcp)
+    add_read_tools(mcp)
+    return mcp
+
+
+async def _audit_failed_asking(
+    ctx: ServerRequestContext[Any, Any], arguments: Mapping[str, Any], progress: CallProgress
+) -> None:
+    guard = cast(Runtime, ctx.lifespan_context).for_request().guard
+    if guard is None:
+        return
+    checked = progress.plan.checked if isinstance(progress.plan, Planned) else None
+    to = str(arguments.get("to", ""))
+    with contextlib.suppress(InvalidPhoneNumber):  # a number that does not parse is masked as given
+        to = parse_e164(to).e164
+    await guard.elicitation_failed(to, checked)

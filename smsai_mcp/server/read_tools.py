@@ -1,0 +1,118 @@
+"""The tools that read and change nothing: estimate_sms, check_balance, list_countries, get_message, list_messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+from smsai_mcp.client.errors import InvalidBalance, NotFound
+from smsai_mcp.client.models import Country
+from smsai_mcp.runtime import Runtime, ToolRefusal
+from smsai_mcp.server.dependencies import tenant
+from smsai_mcp.server.failures import tool_errors
+from smsai_mcp.server.results import (
+    BalanceResult,
+    CountriesResult,
+    CountryResult,
+    EstimateResult,
+    MessageResult,
+    MessagesResult,
+)
+from smsai_mcp.server.texts import (
+    BALANCE_DESCRIPTION,
+    COUNTRIES_DESCRIPTION,
+    ESTIMATE_DESCRIPTION,
+    GET_MESSAGE_DESCRIPTION,
+    LIST_MESSAGES_DESCRIPTION,
+    READ_ONLY,
+    BodyArg,
+    CountryQueryArg,
+    MessageIdArg,
+    PageArg,
+    SenderArg,
+    StatusArg,
+    ToArg,
+)
+from smsai_mcp.sms.estimate import usd
+from smsai_mcp.sms.money import usd_of_micro
+
+__all__ = ["add_read_tools"]
+
+
+def add_read_tools(mcp: MCPServer[Runtime]) -> None:
+    @mcp.tool(name="estimate_sms", title="Estimate an SMS", description=ESTIMATE_DESCRIPTION, annotations=READ_ONLY)
+    @tool_errors(sending=False)
+    async def estimate_sms(
+        ctx: Context[Runtime], to: ToArg, body: BodyArg, sender_id: SenderArg = None
+    ) -> EstimateResult:
+        _, estimate = await tenant(ctx).require_guard().estimate(to, body)
+        return EstimateResult.of(estimate)
+
+    @mcp.tool(name="check_balance", title="Check balance", description=BALANCE_DESCRIPTION, annotations=READ_ONLY)
+    @tool_errors(sending=False)
+    async def check_balance(ctx: Context[Runtime]) -> BalanceResult:
+        runtime = tenant(ctx)
+        api, _ = runtime.require_api()
+        try:
+            balance = await api.balance()
+        except InvalidBalance:
+            if runtime.balances is not None:
+                runtime.balances.forget()
+            raise
+        if runtime.balances is not None:
+            runtime.balances.update(usd(balance.credits_usd))
+        spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
+        budget = runtime.settings.daily_budget_usd
+        return BalanceResult(
+            credits_usd=balance.credits_usd,
+            daily_budget_usd=float(budget),
+            spent_today_usd=float(spent),
+            daily_budget_remaining_usd=float(max(budget - spent, Decimal(0))),
+            max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
+        )
+
+    @mcp.tool(name="list_countries", title="List countries", description=COUNTRIES_DESCRIPTION, annotations=READ_ONLY)
+    @tool_errors(sending=False)
+    async def list_countries(ctx: Context[Runtime], query: CountryQueryArg = None) -> CountriesResult:
+        _, prices = tenant(ctx).require_api()
+        countries = sorted((await prices.get()).by_code.values(), key=lambda c: c.country_name)
+        if query is not None and query.strip():
+            countries = [c for c in countries if _country_matches(c, query.strip().lower())]
+        return CountriesResult(countries=[CountryResult.of(c) for c in countries])
+
+    @mcp.tool(name="get_message", title="Get a message", description=GET_MESSAGE_DESCRIPTION, annotations=READ_ONLY)
+    @tool_errors(sending=False)
+    async def get_message(ctx: Context[Runtime], id: MessageIdArg) -> MessageResult:
+        api, _ = tenant(ctx).require_api()
+        try:
+            return MessageResult.of(await api.get_message(id))
+        except NotFound:
+            raise ToolRefusal(
+                f"There is no message with id {id} on this account. Use list_messages to find the id."
+            ) from None
+
+    @mcp.tool(name="list_messages", title="List messages", description=LIST_MESSAGES_DESCRIPTION, annotations=READ_ONLY)
+    @tool_errors(sending=False)
+    async def list_messages(ctx: Context[Runtime], status: StatusArg = None, page: PageArg = None) -> MessagesResult:
+        api, _ = tenant(ctx).require_api()
+        result = await api.list_messages(status=status, page=page)
+        meta = result.meta
+        return MessagesResult(
+            messages=[MessageResult.of(m) for m in result.data],
+            page=meta.current_page,
+            last_page=meta.last_page,
+            per_page=meta.per_page,
+            total=meta.total,
+            has_more=result.has_more,
+        )
+
+
+def _country_matches(country: Country, needle: str) -> bool:
+    """A query matches a code exactly, a name in part, or a dial code from its start (+1 is not +61)."""
+    if needle == country.country_code.lower() or needle in country.country_name.lower():
+        return True
+    digits = needle.removeprefix("+")
+    dial = (country.dial_code or "").removeprefix("+")
+    return digits.isdigit() and dial.startswith(digits)

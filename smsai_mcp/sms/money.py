@@ -1,0 +1,24 @@
+"""Money as the ledger counts it: whole micro-dollars, and the UTC day a spend counts against."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from smsai_mcp.sms.estimate import MICRO_USD
+
+__all__ = ["micro", "usd_of_micro", "utc_day"]
+
+
+def micro(amount: Decimal) -> int:
+    """An amount in USD as whole micro-dollars, the ledger's unit (integers add up exactly across processes)."""
+    return int((amount / MICRO_USD).to_integral_value())
+
+
+def usd_of_micro(amount: int) -> Decimal:
+    return Decimal(amount) * MICRO_USD
+
+
+def utc_day(now: float) -> str:
+    """The UTC day of a unix time, as the ledger names it: "2026-11-25"."""
+    return datetime.fromtimestamp(now, UTC).date().isoformat()

@@ -1,0 +1,21 @@
+"""guard/pipeline.py lists the steps before confirmation in the order of CONTRACT section 4."""
+
+from __future__ import annotations
+
+from smsai_mcp.guard.pipeline import STEPS
+
+
+def test_pipeline_lists_the_steps_in_the_contracts_order() -> None:
+    assert [step.__name__ for step in STEPS] == [
+        "replay_under_key",  # a known key answers first, whatever the limits say now
+        "still_unknown",
+        "blocked_countries",
+        "allowed_countries",
+        "allowed_recipients",
+        "premium_rate",
+        "per_recipient_hourly_limit",
+        "estimate",
+        "per_message_cap",
+        "daily_budget",
+        "duplicate_in_window",
+    ]
