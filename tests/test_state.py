@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -376,3 +380,52 @@ async def test_forgetting_a_shared_value_reaches_every_process_sharing_the_store
     assert [await store.shared_generation("price-list") for store in (first, second)] == [2, 2]
     assert await first.shared_value("price-list", 60, produce) == "copy 2"  # dropped from Redis as well
     assert await first.shared_generation("countries") == 0  # one generation per value
+
+
+_KILLED_SERVER = """
+import os, sys, anyio
+from pathlib import Path
+from smsai_mcp.state.sqlite import SqliteStore
+anyio.run(SqliteStore(Path(sys.argv[1])).ping)
+os._exit(0)  # as SIGKILL would: its -wal and -shm stay behind
+"""
+_RESTARTED_SERVER = """
+import sys, anyio
+from pathlib import Path
+from smsai_mcp.state.sqlite import SqliteStore
+async def main() -> None:
+    store = SqliteStore(Path(sys.argv[1]))
+    for _ in range(int(sys.argv[2])):
+        await store.forget_shared("price-list")  # a write, as reconciling is
+    await store.close()
+anyio.run(main)
+"""
+WRITES = 300
+
+
+def test_a_ledger_reopened_after_a_kill_keeps_its_wal_while_other_processes_read_it(tmp_path: Path) -> None:
+    """A restart opens the -wal and -shm a killed server left. Its store must keep SQLite's claim on them (a lock
+    that closing any other descriptor of the file drops): else each process that then reads the ledger (`attempts
+    list`, a replica) finds the WAL unclaimed and resets its index under the store, whose process then dies (SIGBUS)
+    or stalls: a reconciliation marking the killed server's sends unknown never finished."""
+    path = tmp_path / "state.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run([sys.executable, "-c", _KILLED_SERVER, str(path)], env=env, check=True, timeout=60)
+    assert path.with_name("state.db-wal").exists()
+    assert path.with_name("state.db-shm").exists()
+
+    def generation() -> int:
+        db = sqlite3.connect(path)  # a connection of its own each time, as another process opens the ledger
+        try:
+            row = db.execute("SELECT generation FROM shared_generations WHERE key = 'price-list'").fetchone()
+            return int(row[0]) if row is not None else 0
+        finally:
+            db.close()
+
+    with subprocess.Popen([sys.executable, "-c", _RESTARTED_SERVER, str(path), str(WRITES)], env=env) as server:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:
+            generation()
+        server.kill()  # one that stalled; nothing once it has ended
+    assert server.returncode == 0, f"the restarted server ended with {server.returncode} (-7: SIGBUS)"
+    assert generation() == WRITES

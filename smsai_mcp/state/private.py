@@ -39,6 +39,14 @@ def private_dir(path: Path, *, own_root: Path | None = None) -> Path:
 
 def private_file(path: Path, *, create: bool = True) -> None:
     """Make `path` 0600 (created empty when missing and `create`); a file another user owns is left alone."""
+    try:
+        current = os.lstat(path)
+    except FileNotFoundError:
+        current = None
+    if current is not None and stat.S_ISREG(current.st_mode) and stat.S_IMODE(current.st_mode) == PRIVATE_FILE_MODE:
+        # Already private: no descriptor is opened, since closing one drops every POSIX lock this process holds on
+        # the file, SQLite's included (another connection of this process may have the ledger open).
+        return
     # Never through a symbolic link: in a shared directory one could point the chmod at another file.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
     try:

@@ -51,15 +51,18 @@ T = TypeVar("T")
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
+        # Before connecting: closing any other descriptor of these files drops every lock this process holds on
+        # them, the -shm one too that tells other processes the WAL is in use (one that then finds it free resets
+        # the index and deletes the WAL under this connection, whose writes are lost or whose calls stall).
         private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
+        for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
+            private_file(path.with_name(path.name + suffix), create=False)
         # One connection, used by one worker thread at a time; the lock orders this process's callers.
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
-        for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
-            private_file(path.with_name(path.name + suffix), create=False)
         self._db.executescript(queries.SCHEMA)
         self._prune()
 
