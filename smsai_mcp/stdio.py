@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 STDIN_CLOSE_GRACE_SECONDS = 60.0
 _CHUNK = 65_536
 _DRAIN_SECONDS = 10.0  # how long the last answers may take to reach the real stdout once the SDK has stopped
+# Written after the SDK's last answer: JSON text never holds a raw NUL, and a pipe keeps order, so the writer
+# that reaches it has copied everything (the SDK keeps its own copy of stdout, so the pipe never reports its end).
+_END_MARK = b"\0"
 RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are different requests
 
 
@@ -118,11 +121,14 @@ def _copy_stdin(wire: int, to_sdk: int, unanswered: Unanswered, grace: float) ->
 
 
 def _copy_stdout(from_sdk: int, wire: int, unanswered: Unanswered) -> None:
-    """The SDK's pipe onto real stdout; an answer counts once it is on the wire."""
+    """The SDK's pipe onto real stdout, up to the end mark; an answer counts once it is on the wire."""
     pending = b""
     try:
         while chunk := os.read(from_sdk, _CHUNK):
+            chunk, end, _ = chunk.partition(_END_MARK)
             _write_all(wire, chunk)
+            if end:
+                break
             complete, pending = _lines(pending, chunk)
             for line in complete:
                 unanswered.written(line)
@@ -139,7 +145,6 @@ async def serve_stdio_async(mcp: MCPServer[Any], *, grace_seconds: float = STDIN
     os.dup2(sdk_in, 0)
     os.dup2(sdk_out, 1)
     os.close(sdk_in)
-    os.close(sdk_out)
     reader = threading.Thread(
         target=_copy_stdin, args=(wire_in, into_sdk, unanswered, grace_seconds), name="stdin", daemon=True
     )
@@ -152,6 +157,8 @@ async def serve_stdio_async(mcp: MCPServer[Any], *, grace_seconds: float = STDIN
         sys.stdout.flush()
         os.dup2(wire_in, 0)  # the real streams back; the SDK's pipe ends close, so the writer drains and stops
         os.dup2(wire_out, 1)
+        _write_all(sdk_out, _END_MARK)
+        os.close(sdk_out)
         await anyio.to_thread.run_sync(writer.join, _DRAIN_SECONDS)
         os.close(wire_out)
 

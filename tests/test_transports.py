@@ -185,3 +185,22 @@ def test_stdin_closed_while_a_send_is_in_flight_still_gets_its_answer(
     assert answer["result"]["structuredContent"]["status"] == "sent", answer
     assert posts(sandbox) == 1
     assert process.returncode == 0
+
+
+@pytest.mark.slow
+def test_stdio_server_exits_promptly_when_its_host_closes_stdin(tmp_path: Path) -> None:
+    """A host that closes stdin sees the process end at once, not after the stdout copier's drain limit."""
+    process = subprocess.Popen(
+        [*SERVER, "--sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
+    )
+    time.sleep(1.5)
+    assert process.stdin is not None
+    closed = time.monotonic()
+    process.stdin.close()
+    process.wait(timeout=30)
+    assert time.monotonic() - closed < 5
+    assert process.returncode == 0
