@@ -24,7 +24,7 @@ from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
-from smsai_mcp.guard.steps import cost, destination, earlier, hourly_limit
+from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 # (A read-only server or tenant is refused by the MCP layer before any of these, and before anyone is asked.)
 # Input validation comes first (steps/validation.py `prepare`), then:
 STEPS: tuple[Step, ...] = (
+    content.content_checks,  # bidi and tag characters, secrets, URL shorteners: SMSAI_CONTENT_CHECKS
     earlier.replay_under_key,  # a retry under a known key gets its first answer, whatever the limits say now
     earlier.still_unknown,  # the same message or key whose outcome is unknown is refused until it is known
     destination.blocked_countries,
