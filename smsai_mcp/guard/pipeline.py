@@ -28,6 +28,7 @@ from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_li
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
+from smsai_mcp.sms.local_time import local_time, time_zones
 from smsai_mcp.sms.money import usd_of_micro, utc_day
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.price_cache import PriceCache
@@ -166,14 +167,17 @@ class SendGuard:
         )
 
     async def question(self, checked: CheckedSend) -> Question:
-        """The confirmation question, with the balance read for it (or left out when the API cannot say)."""
+        """The confirmation question, with the balance read from the upstream for it (left out when it cannot say)
+        and the recipient's local time by the guard's clock."""
         budget = self._settings.daily_budget_usd
+        number = checked.prepared.number
         return Question(
-            recipient=checked.prepared.number.international,
+            recipient=number.international,
             estimate=checked.estimate,
             sender_id=checked.prepared.sender_id,
             body=checked.prepared.body,
-            balance_usd=await self._balances.get() if self._balances is not None else None,
+            local_time=local_time(time_zones(number.e164), self._clock()),
+            balance_usd=await self._balances.read_now() if self._balances is not None else None,
             budget_left_usd=max(budget - usd_of_micro(checked.spent_today_micro), Decimal(0)),
             daily_budget_usd=budget,
         )
