@@ -24,6 +24,7 @@ __all__ = ["LINE_BREAK_MARK", "Question", "shown_text", "single_line"]
 LINE_BREAK_MARK = "⏎"
 _TEXT_OPEN, _TEXT_CLOSE = "«", "»"
 _MARKS = frozenset([LINE_BREAK_MARK, "⟨", "⟩"])  # typed in a text, they are named so none is mistaken for a mark
+_TIMES = "\u00d7"  # the multiplication sign, as a person writes "3 times" with it
 _MOST_LISTED = 12  # characters or hosts named on one line; the rest are counted
 
 
@@ -91,7 +92,7 @@ class Question:
 
     def _hidden(self) -> str:
         counts = Counter(c for c in self.body if is_invisible(c))
-        return _listed([f"{visible_name(c)} ×{counts[c]}" for c in invisible_characters(self.body)])
+        return _listed([f"{visible_name(c)} {_TIMES}{counts[c]}" for c in invisible_characters(self.body)])
 
     def _special(self) -> str:
         e = self.estimate
@@ -103,5 +104,5 @@ class Question:
         )
         times = e.segments / plain_segments
         if times > 1:
-            return f"these make this message cost {times:.3g}× (UCS-2): {named}"
+            return f"these make this message cost {times:.3g}{_TIMES} (UCS-2): {named}"
         return f"these switch this message to UCS-2, at no extra cost at this length: {named}"

@@ -20,7 +20,7 @@ def time_zones(e164: str) -> tuple[str, ...]:
 
 
 def local_time(zones: tuple[str, ...], now: float) -> str:
-    """What a person reads: one time to the minute, or the range the zones span; never seconds (see guard/question.py)."""
+    """What a person reads: one time to the minute, or the range the zones span; never seconds (guard/question.py)."""
     moments: list[tuple[datetime, str]] = []
     for zone in zones:
         try:
