@@ -47,6 +47,7 @@ class Settings(BaseModel):
     max_per_recipient_per_hour: int = 10
     duplicate_window_seconds: int = 600
     read_only: bool = False
+    content_checks: bool = True
     state_dir: Path | None = None
     timeout_seconds: float = 30.0
     state_secret: SecretStr | None = None
@@ -67,6 +68,7 @@ class Settings(BaseModel):
             max_per_recipient_per_hour=_whole_number(env, "SMSAI_MAX_PER_RECIPIENT_PER_HOUR", 10),
             duplicate_window_seconds=_whole_number(env, "SMSAI_DUPLICATE_WINDOW_SECONDS", 600),
             read_only=_flag(env, "SMSAI_READ_ONLY"),
+            content_checks=_on_off(env, "SMSAI_CONTENT_CHECKS"),
             state_dir=_path(env.get("SMSAI_STATE_DIR")),
             timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
             state_secret=_secret(env.get("SMSAI_STATE_SECRET")),
@@ -192,6 +194,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigError(f"{name} must be true or false (got {shown_value(raw)}).")
+
+
+def _on_off(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "on"):
+        return True
+    if raw == "off":
+        return False
+    raise ConfigError(f"{name} must be on or off (got {shown_value(raw)}).")
 
 
 def _split(raw: str) -> list[str]:

@@ -22,6 +22,7 @@ def test_defaults_match_the_contract() -> None:
     assert settings.max_per_recipient_per_hour == 10
     assert settings.duplicate_window_seconds == 600
     assert settings.read_only is False
+    assert settings.content_checks is True
     assert settings.timeout_seconds == 30
 
 
@@ -39,6 +40,7 @@ def test_every_variable_is_read() -> None:
             "SMSAI_MAX_PER_RECIPIENT_PER_HOUR": "2",
             "SMSAI_DUPLICATE_WINDOW_SECONDS": "0",
             "SMSAI_READ_ONLY": "true",
+            "SMSAI_CONTENT_CHECKS": "OFF",
             "SMSAI_STATE_DIR": "/tmp/smsai-state",
             "SMSAI_TIMEOUT_SECONDS": "2.5",
         }
@@ -51,6 +53,7 @@ def test_every_variable_is_read() -> None:
     assert settings.blocked_countries == {"RU"}
     assert settings.allowed_recipients == {"+14165550123", "+12025551234"}
     assert settings.read_only is True
+    assert settings.content_checks is False
     assert settings.state_dir == Path("/tmp/smsai-state")
 
 
@@ -71,6 +74,8 @@ def test_every_variable_is_read() -> None:
         ("SMSAI_MAX_PER_RECIPIENT_PER_HOUR", "\u0663"),  # an Arabic-Indic three is a digit, but not ASCII
         ("SMSAI_DUPLICATE_WINDOW_SECONDS", "ten"),
         ("SMSAI_READ_ONLY", "perhaps"),
+        ("SMSAI_CONTENT_CHECKS", "true"),
+        ("SMSAI_CONTENT_CHECKS", "sometimes"),
         ("SMSAI_TIMEOUT_SECONDS", "0"),
         ("SMSAI_TIMEOUT_SECONDS", "soon"),
     ],
@@ -209,6 +214,7 @@ TOKEN_LIKE = "smsai_" + "k" * 40
         "SMSAI_MAX_COST_PER_MESSAGE_USD",
         "SMSAI_MAX_PER_RECIPIENT_PER_HOUR",
         "SMSAI_READ_ONLY",
+        "SMSAI_CONTENT_CHECKS",
         "SMSAI_CONFIRM",
         "SMSAI_TIMEOUT_SECONDS",
         "SMSAI_ALLOWED_COUNTRIES",

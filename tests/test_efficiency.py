@@ -1,4 +1,5 @@
-"""Work that must not happen per call: a steady-state send is one upstream request, a read tool one at most."""
+"""Work that must not happen per call: a steady-state send is one upstream request besides the balance each
+confirmation question reads, a read tool one at most."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ async def accept(context: Any, params: ElicitRequestParams) -> ElicitResult:
 
 @pytest.mark.parametrize("era", ["legacy", "auto"])
 @pytest.mark.parametrize("confirm", ["off", "auto"])
-async def test_steady_state_send_is_one_upstream_request(
+async def test_steady_state_send_is_one_post_and_a_balance_read_per_question(
     settings: Settings, sandbox: Sandbox, era: str, confirm: str
 ) -> None:
     server = build_server(settings.model_copy(update={"confirm": confirm}))
@@ -31,8 +32,12 @@ async def test_steady_state_send_is_one_upstream_request(
             result = await client.call_tool("send_sms", {"to": "+12025551234", "body": f"steady {n}"})
             assert not result.is_error
             made = [(r.method, r.path) for r in sandbox.state.requests[before:]]
+            # CONTRACT section 4 wants the question's balance read for it, not from a cache: one read each time the
+            # question is rendered (once in 2025-11-25; on both rounds in 2026-07-28, where the SDK renders it
+            # again to match the answer to it). Nothing else but the POST.
+            questions = 0 if confirm == "off" else 1 if era == "legacy" else 2
             if n > 0:
-                assert made == [("POST", "/api/v1/sms/send")]
+                assert made == [("GET", "/api/v1/balance")] * questions + [("POST", "/api/v1/sms/send")]
 
 
 async def test_estimates_and_country_lists_reuse_the_price_list(settings: Settings, sandbox: Sandbox) -> None:

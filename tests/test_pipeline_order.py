@@ -7,6 +7,7 @@ from smsai_mcp.guard.pipeline import STEPS
 
 def test_pipeline_lists_the_steps_in_the_contracts_order() -> None:
     assert [step.__name__ for step in STEPS] == [
+        "content_checks",  # right after input validation (prepare), before anything else reads the text
         "replay_under_key",  # a known key answers first, whatever the limits say now
         "still_unknown",
         "blocked_countries",

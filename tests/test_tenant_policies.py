@@ -75,6 +75,7 @@ async def test_a_tenants_timeout_applies_while_another_keeps_the_default(
 # Per policy, a value unlike the default, so the same call ends differently for a tenant that sets it.
 POLICY_PROBES: dict[str, object] = {
     "confirm": "token",
+    "content_checks": False,
     "max_cost_per_message_usd": Decimal("0.001"),
     "daily_budget_usd": Decimal("0.005"),
     "allowed_countries": frozenset({"CA"}),
@@ -103,6 +104,9 @@ async def _under(policy: str, client: Client, sandbox: Sandbox) -> str:
         sandbox.state.add_fault(Fault(method="GET", path="/api/v1/balance", response="normal", delay_seconds=1.5))
         result = await client.call_tool("check_balance", {})
         return "timed out" if result.is_error and "in time" in text_of(result) else "sent"
+    if policy == "content_checks":  # a shortened link: refused by the default, sent where the tenant turned it off
+        result = await send(client, body="Your order: https://bit.ly/3xYzAbc")
+        return "refused" if result.is_error else str((result.structured_content or {}).get("status"))
     if policy == "duplicate_window_seconds":
         await send(client, body="twice")
         result = await send(client, body="twice")
@@ -132,9 +136,10 @@ async def test_every_tenant_policy_applies_to_that_tenants_requests(
             tools = {tool.name for tool in (await client.list_tools()).tools}
             assert "send_sms" in tools  # offered for the other tenant; refused for this one
         seen = await _under(policy, client, sandbox)
-    expected = {"confirm": "confirmation_required", "duplicate_window_seconds": "sent twice"}
+    expected = {"confirm": "confirmation_required", "duplicate_window_seconds": "sent twice", "content_checks": "sent"}
     expected["timeout_seconds"] = "timed out"
     assert seen == expected.get(policy, "refused"), policy
     sandbox.state.reset()
     async with tenant_client(process_settings, process_settings, "legacy") as client:
-        assert await _under(policy, client, sandbox) in ("sent", "duplicate"), policy  # the default does not
+        default = ("refused",) if policy == "content_checks" else ("sent", "duplicate")
+        assert await _under(policy, client, sandbox) in default, policy  # the default does not

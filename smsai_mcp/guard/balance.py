@@ -1,4 +1,4 @@
-"""The account balance shown in a confirmation question, kept briefly so a send costs one upstream request."""
+"""The account balance: read afresh for each confirmation question, and kept for check_balance's failures."""
 
 from __future__ import annotations
 
@@ -31,6 +31,18 @@ class BalanceCache:
             except ApiError:
                 return self._credits
         return self._credits
+
+    async def read_now(self) -> Decimal | None:
+        """The balance read from the upstream now, for a question; None when it cannot say (never an older one)."""
+        try:
+            credits = usd((await self._api.balance()).credits_usd)
+        except InvalidBalance:
+            self.forget()
+            return None
+        except ApiError:
+            return None
+        self.update(credits)
+        return credits
 
     def forget(self) -> None:
         # An upstream whose balance is not an amount makes an older figure doubtful too: show none until a valid one.

@@ -24,10 +24,11 @@ from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
-from smsai_mcp.guard.steps import cost, destination, earlier, hourly_limit
+from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
+from smsai_mcp.sms.local_time import local_time, time_zones
 from smsai_mcp.sms.money import usd_of_micro, utc_day
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.price_cache import PriceCache
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 # (A read-only server or tenant is refused by the MCP layer before any of these, and before anyone is asked.)
 # Input validation comes first (steps/validation.py `prepare`), then:
 STEPS: tuple[Step, ...] = (
+    content.content_checks,  # bidi and tag characters, secrets, URL shorteners: SMSAI_CONTENT_CHECKS
     earlier.replay_under_key,  # a retry under a known key gets its first answer, whatever the limits say now
     earlier.still_unknown,  # the same message or key whose outcome is unknown is refused until it is known
     destination.blocked_countries,
@@ -165,14 +167,17 @@ class SendGuard:
         )
 
     async def question(self, checked: CheckedSend) -> Question:
-        """The confirmation question, with the balance read for it (or left out when the API cannot say)."""
+        """The confirmation question, with the balance read from the upstream for it (left out when it cannot say)
+        and the recipient's local time by the guard's clock."""
         budget = self._settings.daily_budget_usd
+        number = checked.prepared.number
         return Question(
-            recipient=checked.prepared.number.international,
+            recipient=number.international,
             estimate=checked.estimate,
             sender_id=checked.prepared.sender_id,
             body=checked.prepared.body,
-            balance_usd=await self._balances.get() if self._balances is not None else None,
+            local_time=local_time(time_zones(number.e164), self._clock()),
+            balance_usd=await self._balances.read_now() if self._balances is not None else None,
             budget_left_usd=max(budget - usd_of_micro(checked.spent_today_micro), Decimal(0)),
             daily_budget_usd=budget,
         )

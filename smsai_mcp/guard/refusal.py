@@ -3,6 +3,7 @@
     Exception
     ├── Refusal                    nothing was sent: "Nothing was sent. " + why + what to do
     │   input validation           invalid_number, invalid_body
+    │   content checks             content (the audit line names the rule: bidi, tag, secret, shortener)
     │   destination policy         blocked_country, country_not_allowed, recipient_not_allowed, premium_rate,
     │                              hourly_limit
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable

@@ -39,6 +39,7 @@ POLICY_VARIABLES = {
     "max_per_recipient_per_hour": "SMSAI_MAX_PER_RECIPIENT_PER_HOUR",
     "duplicate_window_seconds": "SMSAI_DUPLICATE_WINDOW_SECONDS",
     "read_only": "SMSAI_READ_ONLY",
+    "content_checks": "SMSAI_CONTENT_CHECKS",
     "timeout_seconds": "SMSAI_TIMEOUT_SECONDS",
 }
 
@@ -172,6 +173,8 @@ def _policies(here: str, entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _as_variable(here: str, key: str, value: Any) -> str:
     """A TOML value as the text its environment variable would hold, so one parser checks both."""
+    if isinstance(value, bool) and key == "content_checks":
+        return "on" if value else "off"  # its variable reads on|off; TOML's true/false mean the same
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | str):
