@@ -28,12 +28,13 @@ async def estimate(client: Client, to: str = US, body: str = "Hello from the dry
 
 
 def refused_lines(settings: Settings) -> list[dict[str, Any]]:
+    assert settings.state_dir is not None
     audit = settings.state_dir / "audit.jsonl"
     lines = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
     return [line for line in lines if line["outcome"] == "refused"]
 
 
-BLOCKING = {
+BLOCKING: dict[str, tuple[dict[str, Any], str]] = {
     "blocked_country": ({"blocked_countries": frozenset({"US"})}, "SMSAI_BLOCKED_COUNTRIES"),
     "country_not_allowed": ({"allowed_countries": frozenset({"CA"})}, "SMSAI_ALLOWED_COUNTRIES"),
     "recipient_not_allowed": ({"allowed_recipients": frozenset({CA})}, "SMSAI_ALLOWED_RECIPIENTS"),
