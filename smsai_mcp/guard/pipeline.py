@@ -19,6 +19,7 @@ from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.balance import BalanceCache
 from smsai_mcp.guard.confirm import Asked, confirm
 from smsai_mcp.guard.context import GuardContext, Step
+from smsai_mcp.guard.dry_run import dry_run
 from smsai_mcp.guard.question import Question
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
@@ -30,7 +31,6 @@ from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
 from smsai_mcp.sms.local_time import local_time, time_zones
 from smsai_mcp.sms.money import usd_of_micro, utc_day
-from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import StateStore, StoreUnavailable
 
@@ -182,11 +182,14 @@ class SendGuard:
             daily_budget_usd=budget,
         )
 
-    async def estimate(self, to: str, body: str) -> tuple[PhoneNumber, Estimate]:
-        """What estimate_sms shows: refuses what it cannot price, and premium-rate numbers."""
+    async def estimate(self, to: str, body: str, sender_id: str | None = None) -> Estimate:
+        """What estimate_sms shows: refuses what it cannot price, and premium-rate numbers; else the estimate with
+        the first step that would refuse send_sms now (a dry run: no reservation, question, POST or audit line)."""
         number, body = read_number_and_body(to, body)
         destination.refuse_premium(number)
-        return number, estimate_message(number, body, await self._prices.get())
+        estimate_message(number, body, await self._prices.get())  # raises the plain sentence of an unpriced country
+        context = GuardContext(self._settings, self._store, self._prices, self.reconciler, now=self._clock())
+        return await dry_run(prepare(SendRequest(to, body, sender_id)), context, STEPS)
 
     async def reconcile(self) -> int:
         """Settle or release, on evidence only, attempts that a crash or a lost answer left open."""

@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar, cast
 from mcp.types import CallToolResult, TextContent
 
 from smsai_mcp.client.errors import ApiError
+from smsai_mcp.guard.dry_run import READ_ONLY_REASON
 from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal, ledger_trouble
 from smsai_mcp.runtime import ToolRefusal
 from smsai_mcp.sms.estimate import UnsupportedDestination
@@ -20,7 +21,7 @@ __all__ = ["READ_ONLY_REFUSAL", "failure_text", "tool_errors"]
 
 logger = logging.getLogger(__name__)
 
-READ_ONLY_REFUSAL = NOTHING_SENT + "This service is read-only for your access key: it may not send SMS."
+READ_ONLY_REFUSAL = NOTHING_SENT + READ_ONLY_REASON
 
 P = ParamSpec("P")
 R = TypeVar("R")

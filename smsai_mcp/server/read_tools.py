@@ -47,8 +47,7 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
     async def estimate_sms(
         ctx: Context[Runtime], to: ToArg, body: BodyArg, sender_id: SenderArg = None
     ) -> EstimateResult:
-        _, estimate = await tenant(ctx).require_guard().estimate(to, body)
-        return EstimateResult.of(estimate)
+        return EstimateResult.of(await tenant(ctx).require_guard().estimate(to, body, sender_id))
 
     @mcp.tool(name="check_balance", title="Check balance", description=BALANCE_DESCRIPTION, annotations=READ_ONLY)
     @tool_errors(sending=False)

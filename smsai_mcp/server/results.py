@@ -9,20 +9,51 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from smsai_mcp.client.models import Country, Message
 from smsai_mcp.guard.stages import SendOutcome
 from smsai_mcp.sms.estimate import Estimate
+from smsai_mcp.sms.gsm7_suggestion import Gsm7Suggestion
 
 __all__ = [
     "BalanceResult",
     "CountriesResult",
     "CountryResult",
     "EstimateResult",
+    "Gsm7SuggestionResult",
     "MessageResult",
     "MessagesResult",
+    "ReplacementResult",
     "SendResult",
 ]
 
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class ReplacementResult(_Result):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from", description="The character in the text.")
+    to: str = Field(description="What the suggestion writes instead: its usual GSM-7 equivalent.")
+    count: int = Field(description="How many times it occurs in the text.")
+
+
+class Gsm7SuggestionResult(_Result):
+    """The text with its typographic characters replaced by their usual GSM-7 equivalents; never applied."""
+
+    body: str = Field(description="The rewritten text, all of it GSM-7. Send it only if the person agrees.")
+    segments: int = Field(description="SMS parts the rewritten text takes.")
+    estimated_cost_usd: float = Field(description="What the rewritten text would cost.")
+    saving_usd: float = Field(description="estimated_cost_usd of the original text minus that of the rewrite.")
+    replacements: list[ReplacementResult] = Field(description="Each distinct character replaced, with its count.")
+
+    @classmethod
+    def of(cls, suggestion: Gsm7Suggestion) -> Gsm7SuggestionResult:
+        return cls(
+            body=suggestion.body,
+            segments=suggestion.segments,
+            estimated_cost_usd=float(suggestion.estimated_cost_usd),
+            saving_usd=float(suggestion.saving_usd),
+            replacements=[ReplacementResult(from_=r.from_, to=r.to, count=r.count) for r in suggestion.replacements],
+        )
 
 
 class EstimateResult(_Result):
@@ -37,6 +68,27 @@ class EstimateResult(_Result):
     non_gsm_characters: list[str] = Field(description="The distinct characters that force UCS-2; empty for GSM-7.")
     unit_price_usd: float = Field(description="Price of one segment to this country.")
     estimated_cost_usd: float = Field(description="unit_price_usd times segments.")
+    warnings: list[str] = Field(
+        description="Short sentences the person should know: links, markdown a phone shows raw, invisible characters."
+    )
+    links: list[str] = Field(description="The host names of the links in the text.")
+    gsm7_suggestion: Gsm7SuggestionResult | None = Field(
+        description="null, or a GSM-7 rewrite when only typographic characters (curly quotes, dashes, the ellipsis, "
+        "special spaces) force UCS-2; a suggestion the server never applies."
+    )
+    recipient_time_zones: list[str] = Field(
+        description="The IANA time zones of the number, or of its country when the number has none."
+    )
+    quiet_until: str | None = Field(
+        description="null when quiet hours allow a send now, else when they end (ISO 8601 UTC). Always null in this "
+        "version: quiet hours are not built yet."
+    )
+    blocked_by: str | None = Field(
+        description="null when send_sms would go on to confirmation now; else the code of the first guard that would "
+        "refuse it (e.g. read_only, content, blocked_country, country_not_allowed, recipient_not_allowed, "
+        "recipient_hourly_limit, cost_cap, daily_budget)."
+    )
+    blocked_reason: str | None = Field(description="The sentence of the guard in blocked_by, or null.")
 
     @classmethod
     def of(cls, estimate: Estimate) -> EstimateResult:
@@ -50,6 +102,15 @@ class EstimateResult(_Result):
             non_gsm_characters=list(estimate.non_gsm_characters),
             unit_price_usd=float(estimate.unit_price_usd),
             estimated_cost_usd=float(estimate.estimated_cost_usd),
+            warnings=list(estimate.warnings),
+            links=list(estimate.links),
+            gsm7_suggestion=(
+                Gsm7SuggestionResult.of(estimate.gsm7_suggestion) if estimate.gsm7_suggestion is not None else None
+            ),
+            recipient_time_zones=list(estimate.recipient_time_zones),
+            quiet_until=estimate.quiet_until,
+            blocked_by=estimate.blocked_by,
+            blocked_reason=estimate.blocked_reason,
         )
 
 

@@ -8,9 +8,13 @@ from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 
 from smsai_mcp.client.models import Country, PriceRows
+from smsai_mcp.sms.gsm7_suggestion import Gsm7Suggestion, gsm7_rewrite
+from smsai_mcp.sms.links import link_hosts
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.segments import Encoding, count_segments
 from smsai_mcp.sms.territories import PRICED_AS, TERRITORY_NAMES
+from smsai_mcp.sms.text_warnings import text_warnings
+from smsai_mcp.sms.time_zones import recipient_time_zones
 
 __all__ = [
     "MICRO_USD",
@@ -89,6 +93,26 @@ class Estimate:
     non_gsm_characters: tuple[str, ...]
     unit_price_usd: Decimal
     estimated_cost_usd: Decimal
+    warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # host names
+    gsm7_suggestion: Gsm7Suggestion | None = None
+    recipient_time_zones: tuple[str, ...] = ()
+    quiet_until: str | None = None  # always None until quiet hours are built (a later issue)
+    blocked_by: str | None = None  # set only by the guard's dry run (estimate_sms)
+    blocked_reason: str | None = None
+
+
+def _cost(unit_price: Decimal, segments: int) -> Decimal:
+    return (unit_price * segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
+
+
+def _suggestion(body: str, unit_price: Decimal, cost: Decimal) -> Gsm7Suggestion | None:
+    rewrite = gsm7_rewrite(body)
+    if rewrite is None:
+        return None
+    segments = count_segments(rewrite.body).segments
+    rewritten_cost = _cost(unit_price, segments)
+    return Gsm7Suggestion(rewrite.body, segments, rewritten_cost, cost - rewritten_cost, rewrite.replacements)
 
 
 def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estimate:
@@ -96,7 +120,8 @@ def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estim
     country = prices.country_for(number)
     count = count_segments(body)
     unit_price = Decimal(str(country.price_usd))  # exactly as listed: rounding it first could undershoot
-    cost = (unit_price * count.segments).quantize(MICRO_USD, rounding=ROUND_CEILING)
+    cost = _cost(unit_price, count.segments)
+    hosts = link_hosts(body)
     code, name = country.country_code.upper(), country.country_name
     if code != number.region and number.region in TERRITORY_NAMES:  # priced as another country, named as itself
         code, name = number.region, TERRITORY_NAMES[number.region]
@@ -110,4 +135,8 @@ def estimate_message(number: PhoneNumber, body: str, prices: PriceList) -> Estim
         non_gsm_characters=count.non_gsm_characters,
         unit_price_usd=unit_price,
         estimated_cost_usd=cost,
+        warnings=text_warnings(body, hosts),
+        links=hosts,
+        gsm7_suggestion=_suggestion(body, unit_price, cost),
+        recipient_time_zones=recipient_time_zones(number.e164, number.region),
     )

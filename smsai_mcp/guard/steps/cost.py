@@ -26,12 +26,24 @@ async def per_message_cap(prepared: PreparedSend, context: GuardContext) -> Send
         raise Refusal(
             f"This message would cost about ${estimated.estimated_cost_usd:.4f} ({estimated.segments} segment(s) "
             f"of {estimated.encoding} at ${estimated.unit_price_usd} each), above the per-message cap of ${cap} "
-            "(SMSAI_MAX_COST_PER_MESSAGE_USD). Shorten the text, avoid characters that force UCS-2, or ask the "
-            "user to raise the cap.",
+            f"(SMSAI_MAX_COST_PER_MESSAGE_USD).{_suggestion_under(cap, estimated)} Shorten the text, avoid characters "
+            "that force UCS-2, or ask the user to raise the cap.",
             code="cost_cap",
             estimate=estimated,
         )
     return None
+
+
+def _suggestion_under(cap: Decimal, estimated: Estimate) -> str:
+    """The GSM-7 suggestion, named when it alone would bring the message under the cap (never applied here)."""
+    suggestion = estimated.gsm7_suggestion
+    if suggestion is None or suggestion.estimated_cost_usd > cap:
+        return ""
+    return (
+        f" Replacing its typographic characters with plain ones, as estimate_sms's gsm7_suggestion shows, would "
+        f"make it GSM-7 and about ${suggestion.estimated_cost_usd:.4f} ({suggestion.segments} segment(s)), under the "
+        "cap; ask the user before sending the rewritten text."
+    )
 
 
 async def daily_budget(prepared: PreparedSend, context: GuardContext) -> SendOutcome | None:
