@@ -66,11 +66,11 @@ def assert_keeps_its_lines(question: str) -> list[str]:
     return lines
 
 
-async def asked_once_and_sent(settings: Settings, sandbox: Sandbox, era: str, body: str) -> str:
+async def asked_once_and_sent(settings: Settings, sandbox: Sandbox, era: str, body: str, to: str = US) -> str:
     """Send `body` through a person who accepts; the one question asked, checked against what the sandbox took."""
     person = Person()
     async with connect(asking(settings), era, person) as client:
-        sent(await send(client, body=body))
+        sent(await send(client, to=to, body=body))
     [question] = set(person.questions)
     assert_keeps_its_lines(question)
     assert posts(sandbox) == 1
@@ -151,8 +151,17 @@ async def test_the_question_speaks_of_special_characters_for_a_person(
         f"We{quote}re {opening}ready{closing} {dash} see you at 8, table for four, by the window, don{quote}t be late"
     )
     question = await asked_once_and_sent(settings, sandbox, era, body)
-    special = f"Special characters: these make this message cost 2\u00d7 (UCS-2): {quote} {opening} {closing} {dash}"
+    special = (
+        f"Special characters: these make this message cost 2\u00d7 (UCS-2): {quote} {opening} {closing} {dash}; "
+        "with plain quotes and dashes it would cost $0.0100"
+    )
     assert special in question.split("\n")
+
+
+async def test_a_uk_mobile_is_shown_in_london_time(settings: Settings, sandbox: Sandbox, era: str) -> None:
+    question = await asked_once_and_sent(settings, sandbox, era, "Hello from London", to="+447400123456")
+    local = next(line for line in question.split("\n") if line.startswith("Their local time:"))
+    assert "(Europe/London" in local, local
 
 
 async def test_a_round_that_crosses_a_minute_asks_again_and_sends_once(settings: Settings, sandbox: Sandbox) -> None:

@@ -29,7 +29,7 @@ from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_li
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
-from smsai_mcp.sms.local_time import local_time, time_zones
+from smsai_mcp.sms.local_time import local_time
 from smsai_mcp.sms.money import usd_of_micro, utc_day
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import StateStore, StoreUnavailable
@@ -176,7 +176,7 @@ class SendGuard:
             estimate=checked.estimate,
             sender_id=checked.prepared.sender_id,
             body=checked.prepared.body,
-            local_time=local_time(time_zones(number.e164), self._clock()),
+            local_time=local_time(checked.estimate.recipient_time_zones, self._clock(), home_region=number.region),
             balance_usd=await self._balances.read_now() if self._balances is not None else None,
             budget_left_usd=max(budget - usd_of_micro(checked.spent_today_micro), Decimal(0)),
             daily_budget_usd=budget,

@@ -102,7 +102,15 @@ class Question:
         plain_segments = (
             1 if e.characters <= GSM7_SINGLE_PART_SEPTETS else math.ceil(e.characters / GSM7_MULTIPART_SEPTETS)
         )
+        suggestion = e.gsm7_suggestion
+        if suggestion is not None:
+            plain_segments = suggestion.segments  # what the same text costs with plain equivalents, exactly
         times = e.segments / plain_segments
-        if times > 1:
-            return f"these make this message cost {times:.3g}{_TIMES} (UCS-2): {named}"
-        return f"these switch this message to UCS-2, at no extra cost at this length: {named}"
+        cost = (
+            f"these make this message cost {times:.3g}{_TIMES} (UCS-2): {named}"
+            if times > 1
+            else f"these switch this message to UCS-2, at no extra cost at this length: {named}"
+        )
+        if suggestion is not None and suggestion.saving_usd > 0:
+            cost += f"; with plain quotes and dashes it would cost ${suggestion.estimated_cost_usd:.4f}"
+        return cost
