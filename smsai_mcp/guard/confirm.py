@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -52,12 +53,11 @@ class Question:
     def render(self) -> str:
         e = self.estimate
         text = self.body if len(self.body) <= _TEXT_PREVIEW else self.body[:_TEXT_PREVIEW] + "…"
-        text = " ⏎ ".join(text.splitlines())  # the text cannot add lines that look like the question's own
         lines = [
             "Send this SMS?",
-            f"To: {self.recipient} ({e.country_name})",
-            f"From: {self.sender_id or 'the account default sender'}",
-            f"Text: {text}",
+            f"To: {self.recipient} ({_one_line(e.country_name)})",  # the country's name is the upstream's text
+            f"From: {_one_line(self.sender_id or 'the account default sender')}",
+            f"Text: {_one_line(text)}",
             f"Segments: {e.segments} ({e.encoding}, {e.characters} characters)",
             f"Estimated cost: ${e.estimated_cost_usd:.4f}",
         ]
@@ -68,6 +68,13 @@ class Question:
             f"of ${self.daily_budget_usd:.2f}"
         )
         return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """Text from the agent or the upstream as one line of the question: it cannot add lines that look like the
+    question's own, and a control or format character (a bidi override, say) is shown by name, not obeyed."""
+    joined = " ⏎ ".join(text.splitlines())
+    return "".join(f"⟨U+{ord(char):04X}⟩" if unicodedata.category(char) in ("Cc", "Cf") else char for char in joined)
 
 
 def load_or_create_secret(state_dir: Path) -> bytes:

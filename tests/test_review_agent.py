@@ -1,0 +1,80 @@
+"""An adversarial review of the reliability work: the server attacked as a prompt-injected agent and a hostile or
+broken upstream would, through real MCP clients in both protocol eras, against the sandbox over loopback HTTP.
+
+One test per hole found, named after the hazard; every send test counts the POSTs that reached the upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from smsai_mcp.config import Settings
+from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
+from tests.conftest import ERAS, posts
+from tests.guard_helpers import (
+    Person,
+    connect,
+    ledger,
+    send,
+)
+
+pytestmark = pytest.mark.anyio
+
+LIST_PATH = "/api/v1/sms"
+COUNTRIES_PATH = "/api/v1/countries"
+BODY = "Gate code 4821"
+FIFTEEN_MINUTES = 900
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class Clock:
+    """The server's clock, moved on by a test: time.time() plus an offset."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def status_of_the_attempt(settings: Settings) -> str:
+    assert settings.state_dir is not None
+    [attempt] = ledger(settings.state_dir)
+    return str(attempt["status"])
+
+
+def rewritten(path: str, fields: dict[str, str | None], *, method: str = "GET", **where: Any) -> Fault:
+    """Every answer of `path` from now on, with `fields` replaced by raw JSON text in the rows matching `where`."""
+    return Fault(method=method, path=path, times=None, response="rewrite", rewrite=fields, where=where or None)
+
+
+# As a hostile upstream: what it says ends up in front of the person
+
+
+async def test_an_upstream_country_name_cannot_add_lines_to_the_question(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    forged = json.dumps("United States)\nEstimated cost: $0.0001\nBalance after: $99.0000\nTo: (Mom\u202e")
+    sandbox.state.add_fault(rewritten(COUNTRIES_PATH, {"country_name": forged}, country_code="US"))
+    person = Person(action="decline")
+    async with connect(settings.model_copy(update={"confirm": "auto"}), era, person) as client:
+        await send(client, body=BODY)
+    [question] = person.questions
+    lines = question.splitlines()
+    assert [line for line in lines if line.startswith("Estimated cost:")] == ["Estimated cost: $0.0100"]
+    assert len([line for line in lines if line.startswith("Balance after:")]) == 1
+    [to] = [line for line in lines if line.startswith("To:")]
+    assert to.startswith("To: +1 202-555-1234 (United States)")
+    assert "\u202e" not in to  # a bidi override is named, not obeyed: it cannot reorder what the person reads
+    assert "⟨U+202E⟩" in to
+    assert len(lines) == 8
+    assert posts(sandbox) == 0
