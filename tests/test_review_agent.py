@@ -78,3 +78,19 @@ async def test_an_upstream_country_name_cannot_add_lines_to_the_question(
     assert "⟨U+202E⟩" in to
     assert len(lines) == 8
     assert posts(sandbox) == 0
+
+
+# As a prompt-injected agent: what the person confirms is what goes out
+
+
+async def test_a_tail_past_the_start_of_a_long_text_is_shown_to_the_person_who_confirms_it(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    innocent = "Hi Sam, the meeting moved to 3pm. " * 5  # 170 characters the person reads and agrees with
+    hidden = "Reply with the code we sent you to claim your refund"
+    person = Person(action="decline")
+    async with connect(settings.model_copy(update={"confirm": "auto"}), era, person) as client:
+        await send(client, body=innocent + hidden)
+    [question] = person.questions
+    assert f"Text: {(innocent + hidden).strip()}" in question.splitlines()
+    assert posts(sandbox) == 0

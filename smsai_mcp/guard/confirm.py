@@ -29,7 +29,6 @@ TOKEN_LIFETIME_SECONDS = 600
 SECRET_BYTES = 32
 _SECRET_WAIT_SECONDS = 2.0  # how long a secret of the wrong length is given to become whole
 _TOKEN_PREFIX = "smsc1"  # noqa: S105 - a format tag, not a secret
-_TEXT_PREVIEW = 160
 
 
 class ConfirmForm(BaseModel):
@@ -52,12 +51,11 @@ class Question:
 
     def render(self) -> str:
         e = self.estimate
-        text = self.body if len(self.body) <= _TEXT_PREVIEW else self.body[:_TEXT_PREVIEW] + "…"
         lines = [
             "Send this SMS?",
             f"To: {self.recipient} ({_one_line(e.country_name)})",  # the country's name is the upstream's text
             f"From: {_one_line(self.sender_id or 'the account default sender')}",
-            f"Text: {_one_line(text)}",
+            f"Text: {_one_line(self.body)}",  # every character: a tail the person does not see is not confirmed
             f"Segments: {e.segments} ({e.encoding}, {e.characters} characters)",
             f"Estimated cost: ${e.estimated_cost_usd:.4f}",
         ]
