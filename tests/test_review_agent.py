@@ -15,12 +15,14 @@ import pytest
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
-from tests.conftest import ERAS, posts
+from tests.conftest import ERAS, SEND_PATH, posts
 from tests.guard_helpers import (
     Person,
+    assert_outcome_unknown,
     connect,
     ledger,
     send,
+    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -94,3 +96,26 @@ async def test_a_tail_past_the_start_of_a_long_text_is_shown_to_the_person_who_c
     [question] = person.questions
     assert f"Text: {(innocent + hidden).strip()}" in question.splitlines()
     assert posts(sandbox) == 0
+
+
+# As a hostile upstream: an answer the ledger cannot record
+
+
+async def test_a_send_answer_the_ledger_cannot_record_leaves_the_send_unknown_so_a_retry_posts_nothing(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    # An id past what the ledger's integers hold: the message went out, but settling it fails.
+    huge_id = Fault(method="POST", path=SEND_PATH, response="rewrite", rewrite={"id": "99999999999999999999999"})
+    sandbox.state.add_fault(huge_id)
+    async with connect(settings.model_copy(update={"duplicate_window_seconds": 0}), era) as client:
+        first = await send(client, body=BODY)
+        retry = await send(client, body=BODY)
+    assert_outcome_unknown(first)
+    assert "nothing more was sent" in assert_outcome_unknown(retry)
+    assert status_of_the_attempt(settings) == "unknown"
+    async with connect(settings, era):  # the sent list, which names it by an id the ledger holds, settles it
+        await until(lambda: status_of_the_attempt(settings) == "sent")
+    assert settings.state_dir is not None
+    [message] = sandbox.state.messages
+    assert ledger(settings.state_dir)[0]["message_id"] == message.id
+    assert posts(sandbox) == 1

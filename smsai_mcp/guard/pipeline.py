@@ -331,7 +331,18 @@ class SendGuard:
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
-        await self._settle(attempt, message)
+        try:
+            await self._settle(attempt, message)
+        except Exception:
+            # It went out but is not booked: a retry must meet an unknown attempt, not a pending one it takes for
+            # in flight (and sends again when there is no duplicate window).
+            logger.exception("a message that went out could not be booked; it stays unknown until a lookup settles it")
+            await self._store.mark_unknown(attempt.id)
+            raise OutcomeUnknown(
+                "The message may have been sent; its outcome is unknown, so it must not be retried. The SMS for AI "
+                "API's answer could not be recorded. Check list_messages in a minute to see whether it went out. "
+                f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
+            ) from None
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
         )
