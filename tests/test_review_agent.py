@@ -119,3 +119,30 @@ async def test_a_send_answer_the_ledger_cannot_record_leaves_the_send_unknown_so
     [message] = sandbox.state.messages
     assert ledger(settings.state_dir)[0]["message_id"] == message.id
     assert posts(sandbox) == 1
+
+
+# As a hostile upstream: a sent list that never ends
+
+
+async def test_a_sent_list_that_never_ends_does_not_hold_a_lost_send_past_its_timeout(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    settings = settings.model_copy(update={"timeout_seconds": 1.0})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=502))  # the answer is lost
+    someone_else = {"id": 7, "to": "+14165550123", "status": "sent", "created_at": "2999-01-01T00:00:00.000000Z"}
+    endless = {  # the same page whichever is asked for, a billion of them, each newer than the attempt
+        "data": [someone_else],
+        "links": {"next": "http://sandbox.invalid/api/v1/sms?page=2"},
+        "meta": {"current_page": 1, "last_page": 10**9, "per_page": 1, "total": 10**9},
+    }
+    sandbox.state.add_fault(
+        Fault(method="GET", path=LIST_PATH, times=None, status=200, body=endless, delay_seconds=0.02)
+    )
+    async with connect(settings, era) as client:
+        started = time.monotonic()
+        result = await send(client, body=BODY)
+        took = time.monotonic() - started
+    assert_outcome_unknown(result)
+    assert took < 10, f"a lost send was answered after {took:.0f} s"
+    assert status_of_the_attempt(settings) == "unknown"
+    assert posts(sandbox) == 1

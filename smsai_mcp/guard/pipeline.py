@@ -120,6 +120,7 @@ class SendGuard:
             settle=self._settle,
             clock=clock,
             in_flight_seconds=self._in_flight_seconds,
+            look_up_seconds=settings.timeout_seconds,
         )
 
     @staticmethod

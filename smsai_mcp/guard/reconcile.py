@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+import anyio
 
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError
@@ -77,14 +80,16 @@ class Lookup:
     conclusive: bool  # the listing was complete and every candidate's text was known
 
 
-async def list_since(api: SmsApi, since: float) -> Listing:
-    """Every message the API lists from `since` on, reading pages newest first whichever order it lists in."""
+async def list_since(api: SmsApi, since: float, *, deadline: float = math.inf) -> Listing:
+    """Every message the API lists from `since` on, reading pages newest first whichever order it lists in; a
+    listing still unread at `deadline` (anyio's clock) is cut short, and so not complete."""
     read: dict[int, Message] = {}
-    try:
-        complete = await _read_pages(api, since, read)
-    except ApiError as exc:
-        logger.info("a lookup could not read the sent list: %s", type(exc).__name__)
-        complete = False
+    complete = False
+    with anyio.CancelScope(deadline=deadline):
+        try:
+            complete = await _read_pages(api, since, read)
+        except ApiError as exc:
+            logger.info("a lookup could not read the sent list: %s", type(exc).__name__)
     return Listing(sorted(read.values(), key=lambda message: message.id), complete)
 
 
@@ -153,6 +158,7 @@ class Reconciler:
         settle: Settle,
         clock: Callable[[], float],
         in_flight_seconds: float,
+        look_up_seconds: float = math.inf,
     ) -> None:
         self._api = api
         self._store = store
@@ -160,11 +166,17 @@ class Reconciler:
         self._settle = settle
         self._clock = clock
         self._in_flight_seconds = in_flight_seconds  # a pending attempt older than this is no longer in flight
+        self._look_up_seconds = look_up_seconds  # how long a lookup right after a lost answer may take
 
     async def look_up(self, attempt: Attempt) -> Lookup:
-        """The attempt's message in the sent list, if it is there (right after a lost answer)."""
-        listing = await list_since(self._api, attempt.created_at - LOOKUP_SKEW_SECONDS)
-        return await self._match(attempt, listing, await self._store.claimed_message_ids(), {})
+        """The attempt's message in the sent list, if it is there (right after a lost answer, so no longer than one
+        upstream request may take: a list that never ends is left to the background passes)."""
+        claimed = await self._store.claimed_message_ids()
+        deadline = anyio.current_time() + self._look_up_seconds
+        listing = await list_since(self._api, attempt.created_at - LOOKUP_SKEW_SECONDS, deadline=deadline)
+        with anyio.CancelScope(deadline=deadline):  # a listed message with its text matches even with no time left
+            return await self._match(attempt, listing, claimed, {})
+        return Lookup(None, conclusive=False)
 
     async def reconcile(self) -> int:
         """Settle what evidence allows of the open attempts; returns how many it settled or released."""
