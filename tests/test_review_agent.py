@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.guard_helpers import (
     connect,
     ledger,
     send,
+    structured,
     until,
 )
 
@@ -46,6 +49,16 @@ class Clock:
 
     def __call__(self) -> float:
         return time.time() + self.offset
+
+
+@pytest.fixture
+def host_east_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The server runs on a machine whose local time is nine hours ahead of UTC."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def status_of_the_attempt(settings: Settings) -> str:
@@ -146,3 +159,30 @@ async def test_a_sent_list_that_never_ends_does_not_hold_a_lost_send_past_its_ti
     assert took < 10, f"a lost send was answered after {took:.0f} s"
     assert status_of_the_attempt(settings) == "unknown"
     assert posts(sandbox) == 1
+
+
+# As an upstream that dates its messages without a zone (Laravel's toDateTimeString), in UTC
+
+
+@pytest.mark.usefixtures("host_east_of_utc")
+async def test_a_sent_list_dated_without_a_zone_is_read_in_utc_not_in_the_hosts_local_time(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    sandbox.state.clock = lambda: now
+    naive = json.dumps(now.strftime("%Y-%m-%d %H:%M:%S"))
+    sandbox.state.add_fault(rewritten(LIST_PATH, {"created_at": naive, "updated_at": naive}))
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=500, process=True))  # taken, answer lost
+    settings = settings.model_copy(update={"duplicate_window_seconds": 3600})
+    clock = Clock()
+    async with connect(settings, era, clock=clock) as client:
+        await send(client, body=BODY)
+    clock.offset = FIFTEEN_MINUTES + 60  # when a full lookup that finds nothing would release it
+    async with connect(settings, era, clock=clock) as client:
+        await until(lambda: status_of_the_attempt(settings) not in ("pending", "unknown"))
+        retry = await send(client, body=BODY)
+    assert posts(sandbox) == 1  # not released by a lookup that took its own message for one nine hours older
+    assert structured(retry)["status"] == "duplicate"
+    [message] = sandbox.state.messages
+    assert settings.state_dir is not None
+    assert (status_of_the_attempt(settings), ledger(settings.state_dir)[0]["message_id"]) == ("sent", message.id)

@@ -16,7 +16,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import anyio
 
@@ -141,9 +141,11 @@ def _created_at(message: Message) -> float:
     if not message.created_at:
         return float("inf")  # undated: cannot rule it out by time
     try:
-        return datetime.fromisoformat(message.created_at).timestamp()
+        moment = datetime.fromisoformat(message.created_at)
     except ValueError:
         return float("inf")
+    # Without a zone it is the API's own time, UTC as Laravel keeps it; never this host's local time.
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class Reconciler:
