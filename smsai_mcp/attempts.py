@@ -31,7 +31,7 @@ from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.pipeline import micro, usd_of_micro
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
 from smsai_mcp.runtime import open_store
-from smsai_mcp.sms.phone import mask_number
+from smsai_mcp.sms.phone import mask_number, same_number
 from smsai_mcp.state.store import Attempt, StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, load_tenants
 
@@ -181,7 +181,7 @@ async def _settle(
     if message_id in await store.claimed_message_ids():
         raise UsageError(f"message {message_id} is already matched to another send; check the id.")
     message, note = await _message(settings, message_id)
-    if message is not None and message.to != attempt.recipient:
+    if message is not None and not same_number(message.to, attempt.recipient):
         raise UsageError(
             f"message {message_id} went to {mask_number(message.to)}, not to this send's "
             f"{mask_number(attempt.recipient)}; check the id."

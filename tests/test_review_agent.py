@@ -186,3 +186,27 @@ async def test_a_sent_list_dated_without_a_zone_is_read_in_utc_not_in_the_hosts_
     [message] = sandbox.state.messages
     assert settings.state_dir is not None
     assert (status_of_the_attempt(settings), ledger(settings.state_dir)[0]["message_id"]) == ("sent", message.id)
+
+
+# As an upstream that lists numbers in another form than the one it was sent
+
+
+@pytest.mark.parametrize("listed", ["12025551234", "+1 202-555-1234"], ids=["without-plus", "formatted"])
+async def test_a_sent_list_that_writes_the_number_another_way_still_finds_the_message(
+    settings: Settings, sandbox: Sandbox, era: str, listed: str
+) -> None:
+    sandbox.state.add_fault(rewritten(LIST_PATH, {"to": json.dumps(listed)}))
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=500, process=True))  # taken, answer lost
+    settings = settings.model_copy(update={"duplicate_window_seconds": 3600})
+    clock = Clock()
+    async with connect(settings, era, clock=clock) as client:
+        await send(client, body=BODY)
+    clock.offset = FIFTEEN_MINUTES + 60  # when a full lookup that finds nothing would release it
+    async with connect(settings, era, clock=clock) as client:
+        await until(lambda: status_of_the_attempt(settings) not in ("pending", "unknown"))
+        retry = await send(client, body=BODY)
+    assert posts(sandbox) == 1  # not released by a lookup that read past its own message
+    assert structured(retry)["status"] == "duplicate"
+    [message] = sandbox.state.messages
+    assert settings.state_dir is not None
+    assert (status_of_the_attempt(settings), ledger(settings.state_dir)[0]["message_id"]) == ("sent", message.id)

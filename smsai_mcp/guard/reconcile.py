@@ -24,6 +24,7 @@ from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Message, MessagePage
 from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import Attempt, StateStore
 
@@ -229,7 +230,7 @@ class Reconciler:
         since = attempt.created_at - LOOKUP_SKEW_SECONDS
         text_unsaid = False
         for message in listing.messages:
-            if message.id in claimed or message.to != attempt.recipient or _created_at(message) < since:
+            if message.id in claimed or not same_number(message.to, attempt.recipient) or _created_at(message) < since:
                 continue
             candidate = message if message.body is not None else await self._with_text(message, shown)
             if candidate is None or candidate.body is None:
