@@ -17,7 +17,7 @@ import pytest
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
-from tests.conftest import ERAS, SEND_PATH, posts
+from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import (
     Person,
     assert_outcome_unknown,
@@ -210,3 +210,27 @@ async def test_a_sent_list_that_writes_the_number_another_way_still_finds_the_me
     [message] = sandbox.state.messages
     assert settings.state_dir is not None
     assert (status_of_the_attempt(settings), ledger(settings.state_dir)[0]["message_id"]) == ("sent", message.id)
+
+
+# As an upstream that rate limits with an absurd Retry-After
+
+
+@pytest.mark.parametrize("retry_after", ["NaN", "Infinity", "1e400"])
+async def test_a_rate_limit_with_a_retry_after_that_is_no_number_of_seconds_is_still_a_rate_limit(
+    settings: Settings, sandbox: Sandbox, era: str, retry_after: str
+) -> None:
+    for method, path in (("GET", LIST_PATH), ("POST", SEND_PATH)):
+        too_many = {"message": "Too Many Attempts."}
+        limited = Fault(method, path, times=None, status=429, body=too_many, headers={"Retry-After": retry_after})
+        sandbox.state.add_fault(limited)
+    async with connect(settings, era) as client:
+        listed = await client.call_tool("list_messages", {})
+        refused = await send(client, body=BODY)
+    for result in (listed, refused):
+        text = text_of(result)
+        assert result.is_error, text
+        assert "rate limiting this token (429)" in text, text
+        assert "nan" not in text.lower(), text
+        assert "inf" not in text.lower(), text
+    assert text_of(refused).startswith("Nothing was sent.")
+    assert posts(sandbox) == 1

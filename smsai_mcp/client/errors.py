@@ -22,6 +22,7 @@ the message may have gone out and must not be sent again blindly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,6 +154,8 @@ def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
         seconds = float(raw)
     except ValueError:
         return None  # an HTTP-date; rare for an API, and a guess is worse than none
+    if not math.isfinite(seconds):
+        return None  # NaN or infinity is no wait: it would break the sleep before a retry, or read as "inf seconds"
     return max(seconds, 0.0)
 
 
