@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from smsai_mcp.config import Settings
-from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import (
@@ -233,4 +233,29 @@ async def test_a_rate_limit_with_a_retry_after_that_is_no_number_of_seconds_is_s
         assert "nan" not in text.lower(), text
         assert "inf" not in text.lower(), text
     assert text_of(refused).startswith("Nothing was sent.")
+    assert posts(sandbox) == 1
+
+
+# As an upstream that echoes what it was given
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (403, {"message": f"Token {SANDBOX_TOKEN} may not send from 203.0.113.7."}),
+        (422, {"message": "Invalid.", "errors": {"to": [f"Bearer {SANDBOX_TOKEN} cannot text this number."]}}),
+        (429, {"message": f"Too many attempts for {SANDBOX_TOKEN}."}),
+    ],
+    ids=["403", "422", "429"],
+)
+async def test_an_upstream_that_echoes_the_token_never_gets_it_into_a_tool_error_or_the_log(
+    settings: Settings, sandbox: Sandbox, era: str, status: int, said: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=status, body=said))
+    async with connect(settings, era) as client:
+        refused = await send(client, body=BODY)
+    text = text_of(refused)
+    assert text.startswith("Nothing was sent."), text
+    assert SANDBOX_TOKEN not in text, text
+    assert SANDBOX_TOKEN not in caplog.text
     assert posts(sandbox) == 1

@@ -245,7 +245,9 @@ class SmsApi:
                 raise failure from None
             if response.is_success:
                 return _json_body(response, method, path)
-            error = error_from_response(response, token_variable=self._token_variable)
+            error = error_from_response(
+                response, token_variable=self._token_variable, secret=self._token.get_secret_value()
+            )
             if retry_reads and not last_try and response.status_code in RETRYABLE_STATUS:
                 wait = self._wait_before_retry(error, attempt)
                 if wait is not None:

@@ -128,22 +128,29 @@ class ConnectionLost(TransportFailure):
     pass
 
 
-def _upstream_message(body: Any) -> str | None:
+def _upstream_message(body: Any, secret: str) -> str | None:
     if isinstance(body, Mapping):
         message = body.get("message")
         if isinstance(message, str) and message.strip():
-            return message.strip()
+            return _without(secret, message.strip())
     return None
 
 
-def _field_errors(body: Any) -> dict[str, list[str]]:
+def _field_errors(body: Any, secret: str) -> dict[str, list[str]]:
     errors = body.get("errors") if isinstance(body, Mapping) else None
     if not isinstance(errors, Mapping):
         return {}
     return {
-        str(field): [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        _without(secret, str(field)): [
+            _without(secret, str(m)) for m in (messages if isinstance(messages, list) else [messages])
+        ]
         for field, messages in errors.items()
     }
+
+
+def _without(secret: str, text: str) -> str:
+    # An upstream (or a proxy) that echoes the request's token must not get it shown: the token is never returned.
+    return text.replace(secret, "[token]") if secret else text
 
 
 def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
@@ -172,12 +179,14 @@ def _json_or_none(response: httpx2.Response) -> Any:
 TOKEN_VARIABLE = "SMSAI_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
-def error_from_response(response: httpx2.Response, *, token_variable: str = TOKEN_VARIABLE) -> ApiStatusError:
-    """Turn an error response into the one exception that names it."""
+def error_from_response(
+    response: httpx2.Response, *, token_variable: str = TOKEN_VARIABLE, secret: str = ""
+) -> ApiStatusError:
+    """Turn an error response into the one exception that names it; `secret` (the token) is cut out of its text."""
     status = response.status_code
     method, path = response.request.method, response.request.url.path
     body = _json_or_none(response)
-    upstream = _upstream_message(body)
+    upstream = _upstream_message(body, secret)
     common: dict[str, Any] = {"status_code": status, "upstream_message": upstream, "method": method, "path": path}
     if status == 401:
         return AuthenticationError(
@@ -200,7 +209,7 @@ def error_from_response(response: httpx2.Response, *, token_variable: str = TOKE
     if status == 404:
         return NotFound("The SMS for AI API has no such record (404).", **common)
     if status == 422:
-        fields = _field_errors(body)
+        fields = _field_errors(body, secret)
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in fields.items())
         said = details or upstream or "no details given"
         return UnprocessableEntity(
