@@ -128,6 +128,9 @@ class ConnectionLost(TransportFailure):
     pass
 
 
+_MOST_QUOTED = 300  # characters of the upstream's own words that an error quotes
+
+
 def _upstream_message(body: Any, secret: str) -> str | None:
     if isinstance(body, Mapping):
         message = body.get("message")
@@ -176,6 +179,12 @@ def _json_or_none(response: httpx2.Response) -> Any:
         return None
 
 
+def _short(said: str) -> str:
+    """The upstream's words as one line of at most a few hundred characters: a concise error, whatever it sent."""
+    line = " ".join(said.split())
+    return line if len(line) <= _MOST_QUOTED else line[: _MOST_QUOTED - 1] + "…"
+
+
 TOKEN_VARIABLE = "SMSAI_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
@@ -200,7 +209,7 @@ def error_from_response(
             **common,
         )
     if status == 403:
-        reason = f' The API said: "{upstream}"' if upstream else ""
+        reason = f' The API said: "{_short(upstream)}"' if upstream else ""
         return PermissionDenied(
             "The SMS for AI API refused this (403): the token may lack the sms:send permission, this IP may not "
             "be whitelisted, or the account's spending limit was reached." + reason,
@@ -213,7 +222,7 @@ def error_from_response(
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in fields.items())
         said = details or upstream or "no details given"
         return UnprocessableEntity(
-            f"The SMS for AI API refused the request as invalid (422): {said}", field_errors=fields, **common
+            f"The SMS for AI API refused the request as invalid (422): {_short(said)}", field_errors=fields, **common
         )
     if status == 429:
         retry_after = _retry_after_seconds(response.headers)
