@@ -19,6 +19,7 @@ from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import (
+    US,
     Person,
     assert_outcome_unknown,
     connect,
@@ -280,3 +281,26 @@ async def test_an_upstream_error_of_a_megabyte_reaches_the_model_as_one_short_se
     assert len(text) < 1_000, len(text)
     assert "\n" not in text
     assert posts(sandbox) == 1
+
+
+# As a prompt-injected agent: arguments that one validator takes and the other refuses
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("to", US + "\n"), ("sender_id", "Acme\n"), ("idempotency_key", "order-17\n")],
+    ids=["to", "sender_id", "idempotency_key"],
+)
+async def test_an_argument_with_a_trailing_newline_is_refused_in_a_plain_sentence_not_pydantic_text(
+    settings: Settings, sandbox: Sandbox, era: str, argument: str, value: str
+) -> None:
+    async with connect(settings, era) as client:
+        refused = await client.call_tool("send_sms", {"to": US, "body": BODY, argument: value})
+        estimated = await client.call_tool("estimate_sms", {"to": US, "body": BODY, argument: value})
+    text = text_of(refused)
+    assert refused.is_error, text
+    assert text.startswith(f"Nothing was sent. The argument `{argument}` is invalid"), text
+    assert "validation error" not in text, text
+    if argument != "idempotency_key":  # estimate_sms has none
+        assert text_of(estimated).startswith(f"The argument `{argument}` is invalid"), text_of(estimated)
+    assert posts(sandbox) == 0
