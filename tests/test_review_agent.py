@@ -10,9 +10,11 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
@@ -21,6 +23,8 @@ from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import (
     US,
     Person,
+    answer,
+    asked,
     assert_outcome_unknown,
     connect,
     ledger,
@@ -28,6 +32,9 @@ from tests.guard_helpers import (
     structured,
     until,
 )
+from tests.processes import http_server
+from tests.test_service import KEY_A, KEY_B, SECRET, base_env, sha256, write_tenants
+from tests.test_service import connect as service_client
 
 pytestmark = pytest.mark.anyio
 
@@ -303,4 +310,57 @@ async def test_an_argument_with_a_trailing_newline_is_refused_in_a_plain_sentenc
     assert "validation error" not in text, text
     if argument != "idempotency_key":  # estimate_sms has none
         assert text_of(estimated).startswith(f"The argument `{argument}` is invalid"), text_of(estimated)
+    assert posts(sandbox) == 0
+
+
+# As an agent of one tenant that got hold of another tenant's confirmation
+
+
+@pytest.mark.slow
+async def test_a_confirmation_given_to_one_tenant_confirms_nothing_for_another(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Both tenants share the signing secret (as replicas must) and even the upstream account: acme's person
+    confirms a message, and globex's agent replays that confirmation, token or 2026-07-28 answer, word for word."""
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN", "confirm": "token"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN", "confirm": "token"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_STATE_SECRET=SECRET)
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    arguments = {"to": US, "body": BODY}
+    with http_server([], env, tmp_path / "log") as url:
+        async with service_client(url, KEY_A, "legacy") as acme:
+            token = structured(await acme.call_tool("send_sms", arguments))["confirmation_token"]
+        async with service_client(url, KEY_B, "legacy") as globex:
+            replayed = await globex.call_tool("send_sms", {**arguments, "confirmation_token": token})
+    assert "not one this server issued" in text_of(replayed)
+    assert text_of(replayed).startswith("Nothing was sent.")
+    assert posts(sandbox) == 0
+
+
+@pytest.mark.slow
+async def test_a_2026_answer_given_to_one_tenant_confirms_nothing_for_another(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    tenants = write_tenants(
+        tmp_path,
+        acme={"access_key_sha256": sha256(KEY_A), "api_token_env": "ACME_TOKEN", "confirm": "elicit"},
+        globex={"access_key_sha256": sha256(KEY_B), "api_token_env": "GLOBEX_TOKEN", "confirm": "elicit"},
+    )
+    env = base_env(sandbox_url, tmp_path, SMSAI_TENANTS_FILE=str(tenants), SMSAI_STATE_SECRET=SECRET)
+    env |= {"ACME_TOKEN": SANDBOX_TOKEN, "GLOBEX_TOKEN": SANDBOX_TOKEN}
+    arguments = {"to": US, "body": BODY}
+    with http_server([], env, tmp_path / "log") as url:
+        async with service_client(url, KEY_A, "auto", elicitation_callback=Person()) as acme:
+            first = await asked(acme, arguments)
+        async with service_client(url, KEY_B, "auto", elicitation_callback=Person()) as globex:
+            try:
+                replayed: Any = await answer(globex, arguments, first)
+            except MCPError as exc:  # refused as a request state this caller may not present
+                replayed = exc
+    # The SDK binds a request state to the caller's access key: another tenant's is refused outright.
+    assert isinstance(replayed, MCPError), replayed
+    assert "requestState" in str(replayed)
     assert posts(sandbox) == 0
