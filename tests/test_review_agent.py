@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
 from smsai_mcp.config import Settings
@@ -31,8 +33,9 @@ from tests.guard_helpers import (
     send,
     structured,
     until,
+    upstream_env,
 )
-from tests.processes import http_server
+from tests.processes import SERVER, http_server, server_env
 from tests.test_service import KEY_A, KEY_B, SECRET, base_env, sha256, write_tenants
 from tests.test_service import connect as service_client
 
@@ -364,3 +367,26 @@ async def test_a_2026_answer_given_to_one_tenant_confirms_nothing_for_another(
     assert isinstance(replayed, MCPError), replayed
     assert "requestState" in str(replayed)
     assert posts(sandbox) == 0
+
+
+@pytest.mark.slow
+async def test_an_upstream_that_echoes_the_token_gets_it_into_nothing_a_stdio_server_writes(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    echo = f"Token {SANDBOX_TOKEN} may not do this."
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=403, body={"message": echo}))
+    invalid = {"message": echo, "errors": {"page": [echo], SANDBOX_TOKEN: [echo]}}
+    sandbox.state.add_fault(Fault(method="GET", path=LIST_PATH, status=422, body=invalid, times=None))
+    env = server_env(upstream_env(sandbox_url, tmp_path / "state"))
+    params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=env)
+    with (tmp_path / "stderr.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
+            refused = await send(client, body=BODY)
+            listed = await client.call_tool("list_messages", {})
+    assert refused.is_error
+    assert listed.is_error
+    assert "may not do this" in text_of(refused)
+    assert "may not do this" in text_of(listed)
+    written = json.dumps([refused.model_dump(), listed.model_dump()]) + (tmp_path / "stderr.log").read_text()
+    assert SANDBOX_TOKEN not in written
+    assert posts(sandbox) == 1
