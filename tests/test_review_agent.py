@@ -17,6 +17,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
+from mcp.types import ElicitResult, InputRequiredResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
@@ -390,3 +391,31 @@ async def test_an_upstream_that_echoes_the_token_gets_it_into_nothing_a_stdio_se
     written = json.dumps([refused.model_dump(), listed.model_dump()]) + (tmp_path / "stderr.log").read_text()
     assert SANDBOX_TOKEN not in written
     assert posts(sandbox) == 1
+
+
+# As a prompt-injected agent that answers the confirmation question itself (2026-07-28)
+
+
+@pytest.mark.parametrize("request_state", [None, "forged-state"], ids=["no-state", "forged-state"])
+async def test_an_agent_that_answers_a_question_never_asked_sends_nothing(
+    settings: Settings, sandbox: Sandbox, request_state: str | None
+) -> None:
+    arguments = {"to": US, "body": BODY}
+    person = Person()
+    async with connect(settings.model_copy(update={"confirm": "elicit"}), "auto", person) as client:
+        first = await asked(client, arguments)  # only to learn the question's key, as an agent could
+        [key] = list(first.input_requests or {})
+        yes = {key: ElicitResult(action="accept", content={"confirm": True})}
+        try:
+            outcome: Any = await client.session.call_tool(
+                "send_sms", arguments, allow_input_required=True, input_responses=yes, request_state=request_state
+            )
+        except MCPError as exc:
+            outcome = exc
+    if isinstance(outcome, InputRequiredResult):  # the answer is dropped and the question asked afresh
+        assert outcome.input_requests is not None
+        assert key in outcome.input_requests
+    else:
+        assert isinstance(outcome, MCPError), outcome
+        assert "requestState" in str(outcome)
+    assert posts(sandbox) == 0
