@@ -32,6 +32,7 @@ from tests.guard_helpers import (
     connect,
     ledger,
     send,
+    sent,
     structured,
     until,
     upstream_env,
@@ -419,3 +420,26 @@ async def test_an_agent_that_answers_a_question_never_asked_sends_nothing(
         assert isinstance(outcome, MCPError), outcome
         assert "requestState" in str(outcome)
     assert posts(sandbox) == 0
+
+
+# As an upstream whose show answer is another message's record
+
+
+async def test_a_show_answer_for_another_message_never_settles_a_send_as_that_message(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    settings = settings.model_copy(update={"duplicate_window_seconds": 0})
+    async with connect(settings, era) as client:
+        first = sent(await send(client, body=BODY))["message"]["id"]
+        sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=500, process=True))  # taken, answer lost
+        sandbox.state.add_fault(
+            Fault(method="GET", path=LIST_PATH, times=None, response="normal", omit_fields=["body"])
+        )
+        sandbox.state.add_fault(rewritten(f"{LIST_PATH}/{first + 1}", {"id": str(first)}))  # "I am the first one"
+        second = await send(client, body=BODY)
+    assert settings.state_dir is not None
+    claims = [attempt["message_id"] for attempt in ledger(settings.state_dir)]
+    assert claims.count(first) == 1, claims  # one message never settles two sends
+    if not second.is_error:
+        assert structured(second)["message"]["id"] == first + 1
+    assert posts(sandbox) == 2

@@ -242,9 +242,12 @@ class Reconciler:
     async def _with_text(self, message: Message, shown: dict[int, Message | None]) -> Message | None:
         if message.id not in shown:
             try:
-                shown[message.id] = await self._api.get_message(message.id)
+                record = await self._api.get_message(message.id)
             except ApiError:
-                shown[message.id] = None
+                record = None
+            # A show answer that is another message's record says nothing of this one, and must not be claimed.
+            same = record is not None and record.id == message.id and same_number(record.to, message.to)
+            shown[message.id] = record if same else None
         return shown[message.id]
 
 
