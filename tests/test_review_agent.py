@@ -443,3 +443,21 @@ async def test_a_show_answer_for_another_message_never_settles_a_send_as_that_me
     if not second.is_error:
         assert structured(second)["message"]["id"] == first + 1
     assert posts(sandbox) == 2
+
+
+# As an upstream whose send answer names another message
+
+
+async def test_a_send_answer_naming_an_earlier_message_is_looked_up_not_booked_as_that_message(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    async with connect(settings, era) as client:
+        first = sent(await send(client, body="The first message"))["message"]["id"]
+        sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="rewrite", rewrite={"id": str(first)}))
+        second = sent(await send(client, body=BODY))["message"]
+    assert settings.state_dir is not None
+    claims = [attempt["message_id"] for attempt in ledger(settings.state_dir)]
+    ours = sandbox.state.messages[-1]
+    assert claims == [first, ours.id]  # one message never settles two sends
+    assert (second["id"], ours.body) == (ours.id, BODY)
+    assert posts(sandbox) == 2

@@ -22,7 +22,7 @@ import anyio
 
 from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.api import SmsApi
-from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
+from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, InvalidResponse, UpstreamTimeout
 from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
@@ -333,7 +333,9 @@ class SendGuard:
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
         try:
-            await self._settle(attempt, message)
+            named_another = message.id in await self._store.claimed_message_ids()
+            if not named_another:
+                await self._settle(attempt, message)
         except Exception:
             # It went out but is not booked: a retry must meet an unknown attempt, not a pending one it takes for
             # in flight (and sends again when there is no duplicate window).
@@ -344,6 +346,9 @@ class SendGuard:
                 "API's answer could not be recorded. Check list_messages in a minute to see whether it went out. "
                 f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
             ) from None
+        if named_another:  # an earlier send was settled with that message: the answer says nothing of this one
+            unreadable = InvalidResponse("the send answer names an earlier message", method="POST", path="/sms/send")
+            return await self._after_unknown_outcome(attempt, prepared, unreadable, audit)
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
         )
