@@ -461,3 +461,16 @@ async def test_a_send_answer_naming_an_earlier_message_is_looked_up_not_booked_a
     assert claims == [first, ours.id]  # one message never settles two sends
     assert (second["id"], ours.body) == (ours.id, BODY)
     assert posts(sandbox) == 2
+
+
+async def test_a_send_answer_for_another_number_is_looked_up_not_reported_as_sent_there(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="rewrite", rewrite={"to": '"+14165550123"'}))
+    async with connect(settings, era) as client:
+        result = sent(await send(client, body=BODY))["message"]
+    [ours] = sandbox.state.messages
+    assert (result["id"], result["to"]) == (ours.id, US)
+    assert settings.state_dir is not None
+    assert [attempt["message_id"] for attempt in ledger(settings.state_dir)] == [ours.id]
+    assert posts(sandbox) == 1

@@ -31,7 +31,7 @@ from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
-from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
+from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164, same_number
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import (
@@ -333,7 +333,9 @@ class SendGuard:
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
         try:
-            named_another = message.id in await self._store.claimed_message_ids()
+            named_another = not same_number(message.to, attempt.recipient) or (
+                message.id in await self._store.claimed_message_ids()
+            )
             if not named_another:
                 await self._settle(attempt, message)
         except Exception:
@@ -346,8 +348,8 @@ class SendGuard:
                 "API's answer could not be recorded. Check list_messages in a minute to see whether it went out. "
                 f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
             ) from None
-        if named_another:  # an earlier send was settled with that message: the answer says nothing of this one
-            unreadable = InvalidResponse("the send answer names an earlier message", method="POST", path="/sms/send")
+        if named_another:  # another number's message, or one an earlier send was settled with: not this one's answer
+            unreadable = InvalidResponse("the send answer names another message", method="POST", path="/sms/send")
             return await self._after_unknown_outcome(attempt, prepared, unreadable, audit)
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
