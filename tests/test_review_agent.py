@@ -474,3 +474,27 @@ async def test_a_send_answer_for_another_number_is_looked_up_not_reported_as_sen
     assert settings.state_dir is not None
     assert [attempt["message_id"] for attempt in ledger(settings.state_dir)] == [ours.id]
     assert posts(sandbox) == 1
+
+
+# As an upstream that answers one byte at a time, each in time
+
+
+async def test_an_answer_that_drips_in_one_byte_at_a_time_is_cut_off_at_the_timeout(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    settings = settings.model_copy(update={"timeout_seconds": 1.0})
+    drip = Fault(method="POST", path=SEND_PATH, response="normal", process=True, drip_seconds=0.3)  # about 40 s
+    sandbox.state.add_fault(drip)
+    async with connect(settings, era) as client:
+        started = time.monotonic()
+        result = await send(client, body=BODY)  # cut off, looked up and found: it went out
+        took = time.monotonic() - started
+        sandbox.state.add_fault(Fault(method="GET", path="/api/v1/balance", response="normal", drip_seconds=0.3))
+        started = time.monotonic()
+        balance = await client.call_tool("check_balance", {})  # the first try is cut off, the second answers
+        read_took = time.monotonic() - started
+    assert took < 8, f"the send was answered after {took:.0f} s"
+    assert sent(result)["message"]["id"] == sandbox.state.messages[0].id
+    assert read_took < 8, f"the balance was answered after {read_took:.0f} s"
+    assert structured(balance)["credits_usd"] > 0
+    assert posts(sandbox) == 1
