@@ -211,7 +211,9 @@ async def _message(settings: Settings, message_id: int) -> tuple[Message | None,
     if settings.api_token is None:
         return None, " (the estimate: no token is configured to read the charged price)"
     async with create_http_client(timeout_seconds=settings.timeout_seconds) as http:
-        api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
+        api = SmsApi(
+            http, token=settings.api_token, base_url=settings.base_url, timeout_seconds=settings.timeout_seconds
+        )
         try:
             return await api.get_message(message_id), ""
         except NotFound:
