@@ -179,10 +179,10 @@ async def test_a_sent_list_that_never_ends_does_not_hold_a_lost_send_past_its_ti
 
 @pytest.mark.usefixtures("host_east_of_utc")
 async def test_a_sent_list_dated_without_a_zone_is_read_in_utc_not_in_the_hosts_local_time(
-    settings: Settings, sandbox: Sandbox, era: str
+    settings: Settings, sandbox: Sandbox, era: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    sandbox.state.clock = lambda: now
+    monkeypatch.setattr(sandbox.state, "clock", lambda: now)  # every message of this test is dated `now`
     naive = json.dumps(now.strftime("%Y-%m-%d %H:%M:%S"))
     sandbox.state.add_fault(rewritten(LIST_PATH, {"created_at": naive, "updated_at": naive}))
     sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=500, process=True))  # taken, answer lost
