@@ -7,6 +7,7 @@ validation → destination policy → estimate → per-message cap → daily bud
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -324,6 +325,24 @@ class SendGuard:
         audit = {"attempt": attempt.id, **_audit_estimate(estimate)}
         await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
         try:
+            return await self._post(attempt, prepared, audit)
+        except (Refusal, OutcomeUnknown):
+            raise
+        except Exception:
+            # From the POST on, a failure may follow a message that went out: never "nothing was sent", and a retry
+            # must meet an unknown attempt, not a pending one it takes for in flight (and posts again).
+            logger.exception("a send failed after its POST; it stays unknown until a lookup settles it")
+            with contextlib.suppress(Exception):  # a store that failed may fail again: the attempt ages into unknown
+                await self._store.mark_unknown(attempt.id)
+            raise OutcomeUnknown(
+                "The message may have been sent; its outcome is unknown, so it must not be retried. smsai-mcp could "
+                "not record the SMS for AI API's answer. Check list_messages in a minute to see whether it went out. "
+                f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
+            ) from None
+
+    async def _post(self, attempt: Attempt, prepared: Prepared, audit: dict[str, object]) -> SendOutcome:
+        """The one POST, then what its answer shows: settled, refused (released), or looked up."""
+        try:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
         except ApiError as exc:
             if not exc.request_may_have_been_processed:
@@ -332,29 +351,16 @@ class SendGuard:
                 await self._audit.record(event="refused", recipient=attempt.recipient, reason=reason, **audit)
                 raise Refusal(exc.message, code="upstream_refused", audited=True) from None
             return await self._after_unknown_outcome(attempt, prepared, exc, audit)
-        try:
-            named_another = not same_number(message.to, attempt.recipient) or (
-                message.id in await self._store.claimed_message_ids()
-            )
-            if not named_another:
-                await self._settle(attempt, message)
-        except Exception:
-            # It went out but is not booked: a retry must meet an unknown attempt, not a pending one it takes for
-            # in flight (and sends again when there is no duplicate window).
-            logger.exception("a message that went out could not be booked; it stays unknown until a lookup settles it")
-            await self._store.mark_unknown(attempt.id)
-            raise OutcomeUnknown(
-                "The message may have been sent; its outcome is unknown, so it must not be retried. The SMS for AI "
-                "API's answer could not be recorded. Check list_messages in a minute to see whether it went out. "
-                f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
-            ) from None
-        if named_another:  # another number's message, or one an earlier send was settled with: not this one's answer
+        claimed = await self._store.claimed_message_ids()
+        if not same_number(message.to, attempt.recipient) or message.id in claimed:
+            # Another number's message, or one an earlier send was settled with: not this one's answer.
             unreadable = InvalidResponse("the send answer names another message", method="POST", path="/sms/send")
             return await self._after_unknown_outcome(attempt, prepared, unreadable, audit)
+        await self._settle(attempt, message)
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
         )
-        return SendOutcome(status="sent", estimate=estimate, message=message)
+        return SendOutcome(status="sent", estimate=prepared.estimate, message=message)
 
     async def _after_unknown_outcome(
         self, attempt: Attempt, prepared: Prepared, error: ApiError, audit: dict[str, object]
