@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -518,3 +519,29 @@ async def test_an_agent_cannot_pass_the_confirmation_as_an_argument(
     assert text_of(refused).startswith("Nothing was sent."), text_of(refused)
     assert "SMSAI_CONFIRM=elicit" in text_of(refused)
     assert posts(sandbox) == 0
+
+
+# A failure after the POST (the audit log unwritable) is never "nothing was sent"
+
+
+async def test_a_failure_after_the_post_never_says_nothing_was_sent(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=1.0)
+    sandbox.state.add_fault(slow)
+    assert settings.state_dir is not None
+    audit = settings.state_dir / "audit.jsonl"
+    async with connect(settings, era) as client, anyio.create_task_group() as group:
+        results: list[Any] = []
+
+        async def send_it() -> None:
+            results.append(await send(client, body=BODY))
+
+        group.start_soon(send_it)
+        await until(lambda: posts(sandbox) == 1)
+        audit.unlink()
+        audit.mkdir()  # while the POST is in flight, the audit log becomes something no one can append to
+    [result] = results
+    text = assert_outcome_unknown(result)
+    assert not text.startswith("Nothing was sent"), text
+    assert len(sandbox.state.messages) == 1
