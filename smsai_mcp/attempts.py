@@ -32,7 +32,7 @@ from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
 from smsai_mcp.runtime import open_store
 from smsai_mcp.service.access import load_tenants
 from smsai_mcp.sms.money import micro, usd_of_micro
-from smsai_mcp.sms.phone import mask_number
+from smsai_mcp.sms.phone import mask_number, same_number
 from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
 from smsai_mcp.tenants import DEFAULT_TENANT
 
@@ -182,7 +182,7 @@ async def _settle(
     if message_id in await store.claimed_message_ids():
         raise UsageError(f"message {message_id} is already matched to another send; check the id.")
     message, note = await _message(settings, message_id)
-    if message is not None and message.to != attempt.recipient:
+    if message is not None and not same_number(message.to, attempt.recipient):
         raise UsageError(
             f"message {message_id} went to {mask_number(message.to)}, not to this send's "
             f"{mask_number(attempt.recipient)}; check the id."
@@ -212,7 +212,9 @@ async def _message(settings: Settings, message_id: int) -> tuple[Message | None,
     if settings.api_token is None:
         return None, " (the estimate: no token is configured to read the charged price)"
     async with create_http_client(timeout_seconds=settings.timeout_seconds) as http:
-        api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
+        api = SmsApi(
+            http, token=settings.api_token, base_url=settings.base_url, timeout_seconds=settings.timeout_seconds
+        )
         try:
             return await api.get_message(message_id), ""
         except NotFound:

@@ -68,7 +68,9 @@ async def check(settings: Settings, transport: httpx2.AsyncBaseTransport | None 
         report.fail("SMSAI_API_TOKEN is not set: set it to your smsai_ token (or try --sandbox)")
         return report
     async with create_http_client(timeout_seconds=settings.timeout_seconds, transport=transport) as http:
-        api = SmsApi(http, token=settings.api_token, base_url=settings.base_url)
+        api = SmsApi(
+            http, token=settings.api_token, base_url=settings.base_url, timeout_seconds=settings.timeout_seconds
+        )
         try:
             info = await api.info()
             report.ok(f"the API answers ({info.api or 'SMS for AI'} {info.version or ''})".replace(" )", ")"))

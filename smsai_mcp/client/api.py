@@ -66,6 +66,7 @@ class SmsApi:
         self._http = http
         # The pool is shared by every tenant; each token's own timeout goes on its requests.
         self._timeout: Any = httpx2.Timeout(timeout_seconds) if timeout_seconds else httpx2.USE_CLIENT_DEFAULT
+        self._whole_answer_seconds = timeout_seconds or None  # one request, start to end (SMSAI_TIMEOUT_SECONDS)
         self._token_variable = token_variable  # named in a 401, so the fix is where the token came from
         self._token = token
         self._base_url = base_url.rstrip("/")
@@ -156,11 +157,15 @@ class SmsApi:
         for attempt in range(1, attempts + 1):
             last_try = attempt == attempts
             try:
-                response = await self._http.request(
-                    method, url, params=params, json=json, headers=headers, timeout=self._timeout
+                with anyio.fail_after(self._whole_answer_seconds):  # httpx times each read: a drip would pass
+                    response = await self._http.request(
+                        method, url, params=params, json=json, headers=headers, timeout=self._timeout
+                    )
+            except (httpx2.TransportError, TimeoutError) as exc:
+                too_slow = httpx2.ReadTimeout("the whole answer took longer than the timeout")
+                failure = error_from_transport(
+                    exc if isinstance(exc, httpx2.TransportError) else too_slow, method=method, path=path
                 )
-            except httpx2.TransportError as exc:
-                failure = error_from_transport(exc, method=method, path=path)
                 # A request that may have been processed is retried only when it is a read.
                 if not last_try and (retry_reads or not failure.request_may_have_been_processed):
                     logger.warning("%s %s failed (%s); retrying", method, path, type(failure).__name__)
@@ -169,7 +174,9 @@ class SmsApi:
                 raise failure from None
             if response.is_success:
                 return _json_body(response, method, path)
-            error = error_from_response(response, token_variable=self._token_variable)
+            error = error_from_response(
+                response, token_variable=self._token_variable, secret=self._token.get_secret_value()
+            )
             if retry_reads and not last_try and response.status_code in RETRYABLE_STATUS:
                 wait = self._wait_before_retry(error, attempt)
                 if wait is not None:

@@ -22,6 +22,7 @@ the message may have gone out and must not be sent again blindly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -127,22 +128,32 @@ class ConnectionLost(TransportFailure):
     pass
 
 
-def _upstream_message(body: Any) -> str | None:
+_MOST_QUOTED = 300  # characters of the upstream's own words that an error quotes
+
+
+def _upstream_message(body: Any, secret: str) -> str | None:
     if isinstance(body, Mapping):
         message = body.get("message")
         if isinstance(message, str) and message.strip():
-            return message.strip()
+            return _without(secret, message.strip())
     return None
 
 
-def _field_errors(body: Any) -> dict[str, list[str]]:
+def _field_errors(body: Any, secret: str) -> dict[str, list[str]]:
     errors = body.get("errors") if isinstance(body, Mapping) else None
     if not isinstance(errors, Mapping):
         return {}
     return {
-        str(field): [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        _without(secret, str(field)): [
+            _without(secret, str(m)) for m in (messages if isinstance(messages, list) else [messages])
+        ]
         for field, messages in errors.items()
     }
+
+
+def _without(secret: str, text: str) -> str:
+    # An upstream (or a proxy) that echoes the request's token must not get it shown: the token is never returned.
+    return text.replace(secret, "[token]") if secret else text
 
 
 def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
@@ -153,6 +164,8 @@ def _retry_after_seconds(headers: httpx2.Headers) -> float | None:
         seconds = float(raw)
     except ValueError:
         return None  # an HTTP-date; rare for an API, and a guess is worse than none
+    if not math.isfinite(seconds):
+        return None  # NaN or infinity is no wait: it would break the sleep before a retry, or read as "inf seconds"
     return max(seconds, 0.0)
 
 
@@ -166,15 +179,23 @@ def _json_or_none(response: httpx2.Response) -> Any:
         return None
 
 
+def _short(said: str) -> str:
+    """The upstream's words as one line of at most a few hundred characters: a concise error, whatever it sent."""
+    line = " ".join(said.split())
+    return line if len(line) <= _MOST_QUOTED else line[: _MOST_QUOTED - 1] + "…"
+
+
 TOKEN_VARIABLE = "SMSAI_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
-def error_from_response(response: httpx2.Response, *, token_variable: str = TOKEN_VARIABLE) -> ApiStatusError:
-    """Turn an error response into the one exception that names it."""
+def error_from_response(
+    response: httpx2.Response, *, token_variable: str = TOKEN_VARIABLE, secret: str = ""
+) -> ApiStatusError:
+    """Turn an error response into the one exception that names it; `secret` (the token) is cut out of its text."""
     status = response.status_code
     method, path = response.request.method, response.request.url.path
     body = _json_or_none(response)
-    upstream = _upstream_message(body)
+    upstream = _upstream_message(body, secret)
     common: dict[str, Any] = {"status_code": status, "upstream_message": upstream, "method": method, "path": path}
     if status == 401:
         return AuthenticationError(
@@ -188,7 +209,7 @@ def error_from_response(response: httpx2.Response, *, token_variable: str = TOKE
             **common,
         )
     if status == 403:
-        reason = f' The API said: "{upstream}"' if upstream else ""
+        reason = f' The API said: "{_short(upstream)}"' if upstream else ""
         return PermissionDenied(
             "The SMS for AI API refused this (403): the token may lack the sms:send permission, this IP may not "
             "be whitelisted, or the account's spending limit was reached." + reason,
@@ -197,11 +218,11 @@ def error_from_response(response: httpx2.Response, *, token_variable: str = TOKE
     if status == 404:
         return NotFound("The SMS for AI API has no such record (404).", **common)
     if status == 422:
-        fields = _field_errors(body)
+        fields = _field_errors(body, secret)
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in fields.items())
         said = details or upstream or "no details given"
         return UnprocessableEntity(
-            f"The SMS for AI API refused the request as invalid (422): {said}", field_errors=fields, **common
+            f"The SMS for AI API refused the request as invalid (422): {_short(said)}", field_errors=fields, **common
         )
     if status == 429:
         retry_after = _retry_after_seconds(response.headers)

@@ -86,6 +86,7 @@ class SendGuard:
             settle=lambda attempt, message: self._sender.settle(attempt, message),
             clock=clock,
             in_flight_seconds=in_flight_seconds,
+            look_up_seconds=settings.timeout_seconds,
         )
         self._sender = Sender(
             settings=settings,

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+import anyio
 
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Message, MessagePage
 from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import Attempt, StateStore
 
@@ -77,14 +81,16 @@ class Lookup:
     conclusive: bool  # the listing was complete and every candidate's text was known
 
 
-async def list_since(api: SmsApi, since: float) -> Listing:
-    """Every message the API lists from `since` on, reading pages newest first whichever order it lists in."""
+async def list_since(api: SmsApi, since: float, *, deadline: float = math.inf) -> Listing:
+    """Every message the API lists from `since` on, reading pages newest first whichever order it lists in; a
+    listing still unread at `deadline` (anyio's clock) is cut short, and so not complete."""
     read: dict[int, Message] = {}
-    try:
-        complete = await _read_pages(api, since, read)
-    except ApiError as exc:
-        logger.info("a lookup could not read the sent list: %s", type(exc).__name__)
-        complete = False
+    complete = False
+    with anyio.CancelScope(deadline=deadline):
+        try:
+            complete = await _read_pages(api, since, read)
+        except ApiError as exc:
+            logger.info("a lookup could not read the sent list: %s", type(exc).__name__)
     return Listing(sorted(read.values(), key=lambda message: message.id), complete)
 
 
@@ -136,9 +142,11 @@ def _created_at(message: Message) -> float:
     if not message.created_at:
         return float("inf")  # undated: cannot rule it out by time
     try:
-        return datetime.fromisoformat(message.created_at).timestamp()
+        moment = datetime.fromisoformat(message.created_at)
     except ValueError:
         return float("inf")
+    # Without a zone it is the API's own time, UTC as Laravel keeps it; never this host's local time.
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class Reconciler:
@@ -153,6 +161,7 @@ class Reconciler:
         settle: Settle,
         clock: Callable[[], float],
         in_flight_seconds: float,
+        look_up_seconds: float = math.inf,
     ) -> None:
         self._api = api
         self._store = store
@@ -160,11 +169,17 @@ class Reconciler:
         self._settle = settle
         self._clock = clock
         self._in_flight_seconds = in_flight_seconds  # a pending attempt older than this is no longer in flight
+        self._look_up_seconds = look_up_seconds  # how long a lookup right after a lost answer may take
 
     async def look_up(self, attempt: Attempt) -> Lookup:
-        """The attempt's message in the sent list, if it is there (right after a lost answer)."""
-        listing = await list_since(self._api, attempt.created_at - LOOKUP_SKEW_SECONDS)
-        return await self._match(attempt, listing, await self._store.claimed_message_ids(), {})
+        """The attempt's message in the sent list, if it is there (right after a lost answer, so no longer than one
+        upstream request may take: a list that never ends is left to the background passes)."""
+        claimed = await self._store.claimed_message_ids()
+        deadline = anyio.current_time() + self._look_up_seconds
+        listing = await list_since(self._api, attempt.created_at - LOOKUP_SKEW_SECONDS, deadline=deadline)
+        with anyio.CancelScope(deadline=deadline):  # a listed message with its text matches even with no time left
+            return await self._match(attempt, listing, claimed, {})
+        return Lookup(None, conclusive=False)
 
     async def reconcile(self) -> int:
         """Settle what evidence allows of the open attempts; returns how many it settled or released."""
@@ -215,7 +230,7 @@ class Reconciler:
         since = attempt.created_at - LOOKUP_SKEW_SECONDS
         text_unsaid = False
         for message in listing.messages:
-            if message.id in claimed or message.to != attempt.recipient or _created_at(message) < since:
+            if message.id in claimed or not same_number(message.to, attempt.recipient) or _created_at(message) < since:
                 continue
             candidate = message if message.body is not None else await self._with_text(message, shown)
             if candidate is None or candidate.body is None:
@@ -227,9 +242,12 @@ class Reconciler:
     async def _with_text(self, message: Message, shown: dict[int, Message | None]) -> Message | None:
         if message.id not in shown:
             try:
-                shown[message.id] = await self._api.get_message(message.id)
+                record = await self._api.get_message(message.id)
             except ApiError:
-                shown[message.id] = None
+                record = None
+            # A show answer that is another message's record says nothing of this one, and must not be claimed.
+            same = record is not None and record.id == message.id and same_number(record.to, message.to)
+            shown[message.id] = record if same else None
         return shown[message.id]
 
 

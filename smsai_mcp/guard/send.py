@@ -6,6 +6,7 @@ recorded by halves is how money is double-spent. The upstream timeout bounds it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import anyio
 
 from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.api import SmsApi
-from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, UpstreamTimeout
+from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, InvalidResponse, UpstreamTimeout
 from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
@@ -26,6 +27,7 @@ from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
+from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import (
     Attempt,
@@ -115,6 +117,26 @@ class Sender:
         audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
         await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
         try:
+            return await self._post(attempt, confirmed, audit)
+        except (Refusal, OutcomeUnknown):
+            raise
+        except Exception:
+            # From the POST on, a failure may follow a message that went out: never "nothing was sent", and a retry
+            # must meet an unknown attempt, not a pending one it takes for in flight (and posts again).
+            logger.exception("a send failed after its POST; it stays unknown until a lookup settles it")
+            with contextlib.suppress(Exception):  # a store that failed may fail again: the attempt ages into unknown
+                await self._store.mark_unknown(attempt.id)
+            raise OutcomeUnknown(
+                "The message may have been sent; its outcome is unknown, so it must not be retried. smsai-mcp could "
+                "not record the SMS for AI API's answer. Check list_messages in a minute to see whether it went out. "
+                f"Until its outcome is known, the same message is refused: {how_it_is_settled(attempt.id)}"
+            ) from None
+
+    async def _post(self, attempt: Attempt, confirmed: ConfirmedSend, audit: dict[str, object]) -> SendOutcome:
+        """The one POST, then what its answer shows: settled, refused (released), or looked up."""
+        checked = confirmed.checked
+        prepared = checked.prepared
+        try:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
         except ApiError as exc:
             if not exc.request_may_have_been_processed:
@@ -126,6 +148,11 @@ class Sender:
                     audit={"attempt": attempt.id, "upstream": type(exc).__name__},
                 ) from None
             return await self._after_unknown_outcome(attempt, confirmed, exc, audit)
+        claimed = await self._store.claimed_message_ids()
+        if not same_number(message.to, attempt.recipient) or message.id in claimed:
+            # Another number's message, or one an earlier send was settled with: not this one's answer.
+            unreadable = InvalidResponse("the send answer names another message", method="POST", path="/sms/send")
+            return await self._after_unknown_outcome(attempt, confirmed, unreadable, audit)
         await self.settle(attempt, message)
         await self._audit.record(
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit

@@ -19,6 +19,8 @@ class Fault:
     path: str | None = None  # exact path including /api/v1; None matches any
     times: int | None = 1
     delay_seconds: float = 0.0  # before answering; longer than the client's timeout is a hang
+    # Between the bytes of the answer's body: each one arrives in time, the whole answer does not (a slow drip).
+    drip_seconds: float = 0.0
     process: bool = False  # run the real handler first: the message is sent and charged, then the answer goes wrong
     # Run the real handler once the delay is over, even if the client has gone: the API was still working on it.
     process_after_delay: bool = False
@@ -42,6 +44,8 @@ class Fault:
             raise ValueError(f"fault times must be at least 1 or null (forever), got {self.times}")
         if not math.isfinite(self.delay_seconds) or self.delay_seconds < 0:
             raise ValueError(f"fault delay_seconds must be a finite number >= 0, got {self.delay_seconds}")
+        if not math.isfinite(self.drip_seconds) or self.drip_seconds < 0:
+            raise ValueError(f"fault drip_seconds must be a finite number >= 0, got {self.drip_seconds}")
         if self.response not in FAULT_RESPONSES:
             raise ValueError(f"fault response must be one of {', '.join(FAULT_RESPONSES)}, got {self.response!r}")
         if not 100 <= self.status <= 599:
@@ -91,7 +95,7 @@ def _has_type(name: str, value: object) -> bool:
         return value is None or isinstance(value, str)
     if name == "times":
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
-    if name == "delay_seconds":
+    if name in ("delay_seconds", "drip_seconds"):
         return isinstance(value, int | float) and not isinstance(value, bool)
     if name in ("process", "process_after_delay"):
         return isinstance(value, bool)

@@ -43,7 +43,10 @@ async def misbehave(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, 
     if fault.response == "normal" and fault.omit_fields:
         answer = answer or await _capture(app, scope, replay)
         answer.body = _without_fields(answer.body, fault.omit_fields)
-    if fault.response == "normal":
+    if fault.response == "normal" and fault.drip_seconds > 0:
+        answer = answer or await _capture(app, scope, replay)
+        await _drip(send, answer, extra, fault.drip_seconds)
+    elif fault.response == "normal":
         if answer is None:
             await app(scope, replay, _adding_headers(send, extra))
         else:
@@ -84,6 +87,17 @@ async def _drop(send: Send, answer: _Answer, extra: list[tuple[bytes, bytes]]) -
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body[: len(answer.body) // 2], "more_body": True})
     raise ConnectionDroppedError
+
+
+async def _drip(send: Send, answer: _Answer, extra: list[tuple[bytes, bytes]], seconds: float) -> None:
+    """The whole answer, one byte of its body every `seconds`."""
+    headers = [(k, v) for k, v in answer.headers if k.lower() != b"content-length"]
+    headers += [(b"content-length", str(len(answer.body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    for index in range(len(answer.body)):
+        await send({"type": "http.response.body", "body": answer.body[index : index + 1], "more_body": True})
+        await anyio.sleep(seconds)
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -7,8 +7,8 @@ with "`to` has the wrong form: <what the argument should be>", and a send refusa
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
@@ -73,11 +73,26 @@ class ArgumentCheck:
 
     async def _validators_by_tool(self) -> dict[str, Draft202012Validator]:
         if self._validators is None:  # tools are fixed once the server runs
-            from jsonschema import Draft202012Validator  # on the first call, not at start
-
             schemas = await self._input_schemas()
-            self._validators = {name: Draft202012Validator(schema) for name, schema in schemas.items()}
+            validator = _anchored_validator()  # on the first call, not at start
+            self._validators = {name: validator(schema) for name, schema in schemas.items()}
         return self._validators
+
+
+def _anchored_validator() -> type[Draft202012Validator]:
+    """Draft 2020-12 whose `pattern` reads a final `$` as the end of the text, as pydantic and JSON Schema's own
+    regular expressions do: Python's `$` also matches before a final line break, so a number followed by one passed
+    here and came back from pydantic as its raw report."""
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import ValidationError
+
+    def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        anchored = regex[:-1] + r"\Z" if regex.endswith("$") and not regex.endswith(r"\$") else regex
+        if validator.is_type(instance, "string") and not re.search(anchored, instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    extended = validators.extend(Draft202012Validator, {"pattern": pattern})  # type: ignore[no-untyped-call]
+    return cast("type[Draft202012Validator]", extended)
 
 
 def describe_problem(validator: Draft202012Validator, arguments: Any) -> str | None:

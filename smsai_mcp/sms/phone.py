@@ -74,6 +74,11 @@ def parse_e164(raw: str) -> PhoneNumber:
     )
 
 
+def same_number(listed: str, e164: str) -> bool:
+    """Whether a number as the API lists it (with or without the +, spaced, dashed) is this E.164 number."""
+    return "".join(char for char in listed if char in ASCII_DIGITS) == e164.removeprefix("+")
+
+
 def mask_number(e164: str) -> str:
     """Keep the first 4 and last 2 characters; if that would hide fewer than 4, keep only a leading +."""
     if len(e164) >= 10:
