@@ -204,3 +204,16 @@ def test_stdio_server_exits_promptly_when_its_host_closes_stdin(tmp_path: Path) 
     process.wait(timeout=30)
     assert time.monotonic() - closed < 5
     assert process.returncode == 0
+
+
+@pytest.mark.slow
+async def test_a_restarted_sandbox_server_sends_again_on_the_same_state(tmp_path: Path) -> None:
+    """Hosts restart the server with every session: the new embedded sandbox must not hand out an id that the kept
+    sandbox ledger already booked for another message, or the send would be taken for someone else's."""
+    env = server_env({"SMSAI_STATE_DIR": str(tmp_path / "state"), "SMSAI_CONFIRM": "off"})
+    params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], "--sandbox"], env=env)
+    for session in range(2):
+        async with Client(params, mode=ERAS[session % 2]) as client:
+            result = await client.call_tool("send_sms", {"to": "+14155550123", "body": f"Session {session} says hi"})
+            assert not result.is_error, text_of(result)
+            assert (result.structured_content or {}).get("status") == "sent"

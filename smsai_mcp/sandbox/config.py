@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -24,13 +25,16 @@ class SandboxConfig:
     rate_limit_per_minute: int = 600  # per token
     per_page: int = 15
     oldest_first: bool = False  # list GET /sms in the other order: the reference does not say which
+    first_message_id: int = 1
     faults: list[Fault] = field(default_factory=list)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
         """The defaults, overridden by any SMSAI_SANDBOX_* variable set; a bad value raises ValueError naming it."""
         env = os.environ if environ is None else environ
-        config = cls()
+        # Ids go on rising across restarts, as the real API's do: a ledger kept across restarts (the server's own
+        # sandbox ledger) must never meet a new message under an id it already booked for another.
+        config = cls(first_message_id=int(time.time() * 1000))
         if (raw := env.get(CREDITS_VAR)) is not None:
             config.credits_usd = _credits(raw)
         if (raw := env.get(DELIVERY_VAR)) is not None:

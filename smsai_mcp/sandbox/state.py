@@ -141,7 +141,7 @@ class SandboxState:
             account.credits_usd -= price
             now = self.clock()
             message = Message(
-                id=len(self._messages) + 1,
+                id=self.config.first_message_id + len(self._messages),
                 token=account.token,
                 to=to,
                 body=body,
