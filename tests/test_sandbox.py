@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -743,7 +744,9 @@ def test_config_from_env_reads_every_variable() -> None:
 def test_config_from_env_defaults_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CREDITS_USD", "DELIVERY_SECONDS", "RATE_LIMIT_PER_MINUTE", "FAULTS"):
         monkeypatch.delenv(f"SMSAI_SANDBOX_{name}", raising=False)
-    assert SandboxConfig.from_env() == SandboxConfig()
+    config = SandboxConfig.from_env()
+    assert dataclasses.replace(config, first_message_id=1) == SandboxConfig()
+    assert config.first_message_id > 1_700_000_000_000  # ids that keep rising across restarts (milliseconds)
 
 
 @pytest.mark.parametrize(
