@@ -29,7 +29,7 @@ from smsai_mcp.client.models import Message
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.pipeline import micro, usd_of_micro
-from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_runs_here
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.store import Attempt, StateStore
@@ -149,6 +149,11 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
             return EXIT_NO_SUCH_ATTEMPT
         if attempt.status == "pending" and time.time() - attempt.created_at < in_flight_seconds(settings):
             raise UsageError(f"send {attempt.id} may still be in flight; wait a few minutes, then look again.")
+        if attempt.status == "pending" and owner_runs_here(attempt.owner):  # its timeout may be longer than ours
+            raise UsageError(
+                f"send {attempt.id} may still be in flight: the smsai-mcp process that made it is still running. "
+                "Wait for it to finish, then look again."
+            )
         audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
         if verdict.message_id is None:
             await store.release(attempt.id)

@@ -34,6 +34,7 @@ __all__ = [
     "body_sha256",
     "how_it_is_settled",
     "list_since",
+    "owner_runs_here",
 ]
 
 logger = logging.getLogger(__name__)
@@ -231,6 +232,11 @@ class Reconciler:
             except ApiError:
                 shown[message.id] = None
         return shown[message.id]
+
+
+def owner_runs_here(owner: str) -> bool:
+    """Whether another process that made an attempt still runs on this host: its POST may still be in flight."""
+    return owner.partition(":")[0] == socket.gethostname() and owner != OWNER and not _owner_is_dead(owner)
 
 
 def _owner_is_dead(owner: str) -> bool:
