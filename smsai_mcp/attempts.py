@@ -32,7 +32,7 @@ from smsai_mcp.guard.pipeline import micro, usd_of_micro
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_runs_here
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sms.phone import mask_number
-from smsai_mcp.state.store import Attempt, StateStore
+from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
 from smsai_mcp.tenants import DEFAULT_TENANT, load_tenants
 
 __all__ = ["EXIT_NO_SUCH_ATTEMPT", "EXIT_OK", "EXIT_USAGE", "Verdict", "run_attempts"]
@@ -72,7 +72,7 @@ def run_attempts(
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"smsai-mcp attempts: {exc}\n")
         return EXIT_USAGE
-    except (OSError, sqlite3.Error, RedisError) as exc:  # one line for a person, not a traceback
+    except (OSError, sqlite3.Error, RedisError, StoreUnavailable) as exc:  # one line for a person, not a traceback
         sys.stderr.write(f"smsai-mcp attempts: the state store cannot be used: {type(exc).__name__}: {exc}\n")
         return EXIT_USAGE
 
