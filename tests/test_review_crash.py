@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import anyio.to_thread
 import pytest
 
 from smsai_mcp.config import Settings
-from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import SEND_PATH, posts
 from tests.guard_helpers import US, connect, ledger, send, sent, structured, until, upstream_env
 from tests.processes import SERVER, server_env
+from tests.test_attempts_cli import unknown_send
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +85,41 @@ async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_neve
     assert again["status"] == "duplicate"
     assert [attempt["status"] for attempt in ledger(settings.state_dir)] == ["sent"]
     assert posts(sandbox) == 1
+
+
+# 2. A person's verdict racing the background reconciliation of a running server
+
+
+@pytest.mark.slow
+async def test_resolve_sent_racing_background_reconciliation_never_books_one_message_on_two_sends(
+    settings: Settings, sandbox: Sandbox, sandbox_url: str
+) -> None:
+    """Two open sends of one text (two senders); the message goes out after all. While the person's command reads
+    it from the API, a server starts and its reconciliation claims it for the other send."""
+    assert settings.state_dir is not None
+    first = await unknown_send(settings, sandbox, sender_id="Acme")
+    second = await unknown_send(settings, sandbox, sender_id="Bistro")
+    late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, "Bistro", Decimal("0.0200"), 2)
+    show = f"/api/v1/sms/{late.id}"
+    sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=2.0))
+    verdicts: list[subprocess.CompletedProcess[str]] = []
+
+    async def person_says_second_went_out() -> None:
+        assert settings.state_dir is not None
+        person = person_env(sandbox_url, settings.state_dir)
+        verdicts.append(await attempts(person, "resolve", second, "--sent", str(late.id)))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(person_says_second_went_out)
+        await until(lambda: sandbox.state.count("GET", show) == 1)  # the command is reading the message
+        async with connect(settings, "auto", reconcile_every_seconds=0.2):
+            await until(lambda: "sent" in {attempt["status"] for attempt in ledger(settings.state_dir)})  # type: ignore[arg-type]
+    [verdict] = verdicts
+    rows = {attempt["id"]: attempt for attempt in ledger(settings.state_dir)}
+    booked = [attempt["id"] for attempt in rows.values() if attempt["message_id"] == late.id]
+    assert len(booked) == 1, rows  # one message settles one send, and its charge is booked once
+    assert booked == [first]  # the reconciliation came first
+    assert rows[second]["status"] == "unknown"
+    assert verdict.returncode != 0, verdict.stdout
+    assert "already matched to another send" in verdict.stderr
+    assert posts(sandbox) == 2
