@@ -195,7 +195,17 @@ async def _settle(
         raise UsageError(f"message {message_id} has another text than this send; check the id.")
     charged = _charged_micro(message, attempt)
     record = message or Message(id=message_id, to=attempt.recipient, status="sent")
-    await store.settle(attempt.id, charged_micro=charged, message_id=message_id, message_json=record.model_dump_json())
+    settled = await store.settle(
+        attempt.id, charged_micro=charged, message_id=message_id, message_json=record.model_dump_json()
+    )
+    if not settled:  # a running server's reconciliation got there while the API was asked
+        if message_id in await store.claimed_message_ids():
+            raise UsageError(f"message {message_id} is already matched to another send; check the id.")
+        sys.stderr.write(
+            f"smsai-mcp attempts: send {attempt.id} was settled meanwhile, so nothing changed. "
+            "`smsai-mcp attempts list` shows the open ones.\n"
+        )
+        return EXIT_NO_SUCH_ATTEMPT
     await audit.record(
         event="sent",
         recipient=attempt.recipient,

@@ -360,10 +360,10 @@ class SendGuard:
         # A charge the answer does not state as an amount (missing, NaN, negative...) is booked at the estimate.
         stated = bookable_charge(message.price_usd)
         charged = micro(stated) if stated is not None else attempt.reserved_micro
-        await self._store.settle(
+        settled = await self._store.settle(
             attempt.id, charged_micro=charged, message_id=message.id, message_json=message.model_dump_json()
         )
-        if charged > attempt.reserved_micro:
+        if settled and charged > attempt.reserved_micro:
             await self._refresh_prices_after_overcharge(attempt, charged)
 
     async def _refresh_prices_after_overcharge(self, attempt: Attempt, charged_micro: int) -> None:

@@ -127,13 +127,15 @@ return {'begun'}
 )
 
 # Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
-# the API refused before processing it ('refused') is released and frees its confirmation.
+# the API refused before processing it ('refused') is released and frees its confirmation. A message already
+# claimed settles nothing more. Returns 1 when it moved the attempt.
 _FINISH = """
 local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
 local hash = p .. 'a:' .. id
 local status = redis.call('HGET', hash, 'status')
 if status ~= 'pending' and status ~= 'unknown' then return 0 end
 if outcome == 'refused' and status ~= 'pending' then return 0 end
+if outcome == 'sent' and redis.call('ZSCORE', p .. 'claimed', ARGV[5]) then return 0 end
 local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
 local delta = -a.reserved_micro
 if outcome == 'sent' then
@@ -322,8 +324,8 @@ class RedisStore:
         return int(await self._recent(args=[self._prefix, recipient, repr(now - 3600)]))
 
     @_reachable
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        await self._finish(
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        settled = await self._finish(
             args=[
                 self._prefix,
                 attempt_id,
@@ -334,6 +336,7 @@ class RedisStore:
                 _KEEP_SECONDS,
             ]
         )
+        return bool(int(settled))
 
     @_reachable
     async def release(self, attempt_id: str) -> None:

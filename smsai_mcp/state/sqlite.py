@@ -71,6 +71,7 @@ CREATE INDEX IF NOT EXISTS attempts_by_fingerprint ON attempts (fingerprint, cre
 CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created_at);
 CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
+CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id) WHERE message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
 # Older versions kept the message's text in its record.
@@ -129,7 +130,7 @@ class SqliteStore:
 
         return await anyio.to_thread.run_sync(locked)
 
-    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
         def atomically(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -140,7 +141,7 @@ class SqliteStore:
             db.execute("COMMIT")
             return result
 
-        return await self._run(atomically)
+        return await self._run(atomically, wait=wait)
 
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
@@ -186,15 +187,20 @@ class SqliteStore:
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         return await self._run(lambda db: _recent_to_recipient(db, recipient, now))
 
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
-                "WHERE id=? AND status IN ('pending', 'unknown')",
-                (charged_micro, message_id, without_text(message_json), attempt_id),
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        # One transaction: a message claimed by another process between its check and this write stays one send's.
+        settled = await self._transaction(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
+                    "WHERE id=? AND status IN ('pending', 'unknown') "
+                    "AND NOT EXISTS (SELECT 1 FROM attempts WHERE message_id = ?)",
+                    (charged_micro, message_id, without_text(message_json), attempt_id, message_id),
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return settled == 1
 
     async def release(self, attempt_id: str) -> None:
         await self._run(

@@ -171,8 +171,9 @@ class StateStore(Protocol):
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         """Attempts to this number in the last hour that went out or may have."""
 
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        """The message went out: replace the reservation with what the API charged; keep its record, not its text."""
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        """The message went out: replace the reservation with what the API charged; keep its record, not its text.
+        Atomic, and whether it settled: not when the attempt is no longer open or the message is another's."""
 
     async def release(self, attempt_id: str) -> None:
         """Nothing went out: give the reservation back."""
