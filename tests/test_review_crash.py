@@ -5,6 +5,7 @@ sharing Redis would. One test per hole found, named after it; each drives real M
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from decimal import Decimal
@@ -123,3 +124,41 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     assert verdict.returncode != 0, verdict.stdout
     assert "already matched to another send" in verdict.stderr
     assert posts(sandbox) == 2
+
+
+# 3. Two servers sharing one state directory reconcile the same open send
+
+
+def audited(state_dir: Path, attempt_id: str) -> list[str]:
+    """The outcomes the audit log records for one attempt, in order."""
+    lines = [json.loads(line) for line in (state_dir / "audit.jsonl").read_text().splitlines()]
+    return [line["outcome"] for line in lines if line.get("attempt") == attempt_id]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("went_out", [True, False], ids=["went-out", "never-went-out"])
+async def test_two_servers_reconciling_one_open_send_together_audit_its_outcome_once(
+    settings: Settings, sandbox: Sandbox, went_out: bool
+) -> None:
+    assert settings.state_dir is not None
+    state_dir = settings.state_dir
+    attempt_id = await unknown_send(settings, sandbox)
+    if went_out:  # the API took it after all; the list leaves the text out, so each lookup asks for it (slowly)
+        late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, None, Decimal("0.0100"), 1)
+        sandbox.state.add_fault(
+            Fault(method="GET", path="/api/v1/sms", response="normal", omit_fields=["body"], times=None)
+        )
+        sandbox.state.add_fault(
+            Fault(method="GET", path=f"/api/v1/sms/{late.id}", response="normal", delay_seconds=1.0, times=2)
+        )
+        clock = Clock()
+    else:  # a full lookup 15 minutes on, slow enough that the two overlap
+        sandbox.state.add_fault(Fault(method="GET", path="/api/v1/sms", response="normal", delay_seconds=1.0, times=2))
+        clock = Clock(960)
+    outcome = "sent" if went_out else "released"
+    async with connect(settings, "legacy", clock=clock), connect(settings, "auto", clock=clock):
+        await until(lambda: outcome in audited(state_dir, attempt_id))
+        await anyio.sleep(1.0)  # the slower of the two passes ends too
+    assert [attempt["status"] for attempt in ledger(state_dir)] == [outcome]
+    assert audited(state_dir, attempt_id).count(outcome) == 1, audited(state_dir, attempt_id)
+    assert posts(sandbox) == 1
