@@ -156,7 +156,8 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
             )
         audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
         if verdict.message_id is None:
-            await store.release(attempt.id)
+            if not await store.release(attempt.id):
+                return _settled_meanwhile(attempt)
             await audit.record(event="released", recipient=attempt.recipient, attempt=attempt.id, by="person")
             out.write(
                 f"Released {attempt.id}: nothing went out, so its reservation of "
@@ -166,6 +167,14 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
         return await _settle(store, audit, settings, attempt, verdict.message_id, out)
     finally:
         await store.close()
+
+
+def _settled_meanwhile(attempt: Attempt) -> int:
+    sys.stderr.write(
+        f"smsai-mcp attempts: send {attempt.id} was settled meanwhile (a running server looked it up), so nothing "
+        "changed. `smsai-mcp attempts list` shows the open ones.\n"
+    )
+    return EXIT_NO_SUCH_ATTEMPT
 
 
 def in_flight_seconds(settings: Settings) -> float:
@@ -201,11 +210,7 @@ async def _settle(
     if not settled:  # a running server's reconciliation got there while the API was asked
         if message_id in await store.claimed_message_ids():
             raise UsageError(f"message {message_id} is already matched to another send; check the id.")
-        sys.stderr.write(
-            f"smsai-mcp attempts: send {attempt.id} was settled meanwhile, so nothing changed. "
-            "`smsai-mcp attempts list` shows the open ones.\n"
-        )
-        return EXIT_NO_SUCH_ATTEMPT
+        return _settled_meanwhile(attempt)
     await audit.record(
         event="sent",
         recipient=attempt.recipient,

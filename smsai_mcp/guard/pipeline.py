@@ -356,7 +356,7 @@ class SendGuard:
             f"refused: {how_it_is_settled(attempt.id)}"
         )
 
-    async def _settle(self, attempt: Attempt, message: Message) -> None:
+    async def _settle(self, attempt: Attempt, message: Message) -> bool:
         # A charge the answer does not state as an amount (missing, NaN, negative...) is booked at the estimate.
         stated = bookable_charge(message.price_usd)
         charged = micro(stated) if stated is not None else attempt.reserved_micro
@@ -365,6 +365,7 @@ class SendGuard:
         )
         if settled and charged > attempt.reserved_micro:
             await self._refresh_prices_after_overcharge(attempt, charged)
+        return settled
 
     async def _refresh_prices_after_overcharge(self, attempt: Attempt, charged_micro: int) -> None:
         """The upstream charged more than its price list said: fetch the list again before the next estimate."""

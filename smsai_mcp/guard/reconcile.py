@@ -50,7 +50,7 @@ MAX_PAGES = 2_000
 # host:pid:nonce of this process; the nonce tells a restarted process from an earlier one that had its pid.
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
-Settle = Callable[[Attempt, Message], Awaitable[None]]
+Settle = Callable[[Attempt, Message], Awaitable[bool]]  # whether this call settled it
 
 
 def how_it_is_settled(attempt_id: str) -> str:
@@ -175,8 +175,8 @@ class Reconciler:
             if attempt.status == "pending":
                 if not self.no_longer_in_flight(attempt, now):
                     continue
-                await self._store.mark_unknown(attempt.id)
-                await self._record("unknown", attempt)
+                if await self._store.mark_unknown(attempt.id):  # another process sharing the store may have
+                    await self._record("unknown", attempt)
             due.append(attempt)
         if not due:
             return 0
@@ -186,12 +186,15 @@ class Reconciler:
         resolved = 0
         for attempt in due:
             lookup = await self._match(attempt, listing, claimed, shown)
+            # Another process sharing the store may settle it first: its outcome is recorded once, by whoever did.
             if lookup.found is not None:
-                await self._settle(attempt, lookup.found)
                 claimed.add(lookup.found.id)
+                if not await self._settle(attempt, lookup.found):
+                    continue
                 await self._record("sent", attempt, message_id=lookup.found.id)
             elif lookup.conclusive and now - attempt.created_at >= SETTLE_AFTER_SECONDS:
-                await self._store.release(attempt.id)
+                if not await self._store.release(attempt.id):
+                    continue
                 await self._record("released", attempt)
             else:
                 continue

@@ -157,7 +157,8 @@ return 1
 
 _MARK_UNKNOWN = """
 local hash = ARGV[1] .. 'a:' .. ARGV[2]
-if redis.call('HGET', hash, 'status') == 'pending' then redis.call('HSET', hash, 'status', 'unknown') end
+if redis.call('HGET', hash, 'status') ~= 'pending' then return 0 end
+redis.call('HSET', hash, 'status', 'unknown')
 return 1
 """
 
@@ -339,16 +340,16 @@ class RedisStore:
         return bool(int(settled))
 
     @_reachable
-    async def release(self, attempt_id: str) -> None:
-        await self._finish(args=[self._prefix, attempt_id, "released"])
+    async def release(self, attempt_id: str) -> bool:
+        return bool(int(await self._finish(args=[self._prefix, attempt_id, "released"])))
 
     @_reachable
     async def release_refused(self, attempt_id: str) -> None:
         await self._finish(args=[self._prefix, attempt_id, "refused"])
 
     @_reachable
-    async def mark_unknown(self, attempt_id: str) -> None:
-        await self._mark_unknown(args=[self._prefix, attempt_id])
+    async def mark_unknown(self, attempt_id: str) -> bool:
+        return bool(int(await self._mark_unknown(args=[self._prefix, attempt_id])))
 
     @_reachable
     async def spent_micro(self, day: str) -> int:

@@ -202,13 +202,17 @@ class SqliteStore:
         )
         return settled == 1
 
-    async def release(self, attempt_id: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')", (attempt_id,)
+    async def release(self, attempt_id: str) -> bool:
+        released = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')",
+                    (attempt_id,),
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return released == 1
 
     async def release_refused(self, attempt_id: str) -> None:
         await self._run(
@@ -219,13 +223,16 @@ class SqliteStore:
             wait=_RECORD_WAIT_SECONDS,
         )
 
-    async def mark_unknown(self, attempt_id: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+    async def mark_unknown(self, attempt_id: str) -> bool:
+        marked = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return marked == 1
 
     async def spent_micro(self, day: str) -> int:
         return await self._run(lambda db: _spent(db, day))
