@@ -6,6 +6,7 @@ sharing Redis would. One test per hole found, named after it; each drives real M
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from decimal import Decimal
@@ -15,12 +16,14 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
-from tests.conftest import SEND_PATH, posts
-from tests.guard_helpers import US, connect, ledger, send, sent, structured, until, upstream_env
+from tests.conftest import SEND_PATH, posts, text_of
+from tests.guard_helpers import US, assert_nothing_sent, connect, ledger, send, sent, structured, until, upstream_env
 from tests.processes import SERVER, server_env
 from tests.test_attempts_cli import unknown_send
 
@@ -162,3 +165,51 @@ async def test_two_servers_reconciling_one_open_send_together_audit_its_outcome_
     assert [attempt["status"] for attempt in ledger(state_dir)] == [outcome]
     assert audited(state_dir, attempt_id).count(outcome) == 1, audited(state_dir, attempt_id)
     assert posts(sandbox) == 1
+
+
+# 4. The state directory removed or full while the server runs
+
+
+async def test_a_state_dir_removed_mid_run_refuses_saying_nothing_was_sent(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    assert settings.state_dir is not None
+    async with connect(settings, "auto") as client:
+        sent(await send(client, body="before the directory went"))
+        shutil.rmtree(settings.state_dir)  # a clean-up script, or a person tidying their home
+        result = await send(client, body="after the directory went")
+    assert_nothing_sent(result, sandbox, posts_so_far=1)
+    assert "audit log" in text_of(result)
+
+
+# Blocks of 1 KiB a server process may write to any file: room for the ledger's first few sends, then a full disk.
+FULL_AFTER_KIB = 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_a_state_dir_that_fills_up_mid_run_refuses_saying_nothing_was_sent_and_loses_no_charge(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    state_dir = tmp_path / "state"
+    env = server_env(upstream_env(sandbox_url, state_dir, SMSAI_DUPLICATE_WINDOW_SECONDS="0"))
+    command = f"ulimit -f {FULL_AFTER_KIB}; exec {' '.join(SERVER)}"  # the disk is full for this process alone
+    params = StdioServerParameters(command="bash", args=["-c", command], env=env)
+    refusals = 0
+    with (tmp_path / "full.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
+            for n in range(20):
+                before = posts(sandbox)
+                result = await send(client, body=f"message {n}")
+                if result.is_error and posts(sandbox) == before:
+                    assert_nothing_sent(result, sandbox, posts_so_far=before)
+                    refusals += 1
+                if refusals == 2:
+                    break
+    assert refusals == 2, "the ledger never filled up"
+    # Started again with room to write, the server books every message the API took, once.
+    async with connect(Settings.from_env(env), era):
+        await until(lambda: {attempt["status"] for attempt in ledger(state_dir)} <= {"sent", "released"})
+    booked = sorted(attempt["message_id"] for attempt in ledger(state_dir) if attempt["status"] == "sent")
+    assert booked == sorted(message.id for message in sandbox.state.messages)
+    assert posts(sandbox) == len(sandbox.state.messages)
