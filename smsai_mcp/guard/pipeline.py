@@ -7,6 +7,7 @@ validation → destination policy → estimate → per-message cap → daily bud
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
-from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
+from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
 from smsai_mcp.sms.price_cache import PriceCache
@@ -301,6 +302,9 @@ class SendGuard:
             )
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
+        except Exception:  # a full disk, a broken ledger: the reservation is not on the books, so no POST
+            logger.exception("the ledger could not record a reservation; nothing was sent")
+            raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
         match begun:
             case Begun():
                 pass
@@ -321,7 +325,13 @@ class SendGuard:
                     code="confirmation_used",
                 )
         audit = {"attempt": attempt.id, **_audit_estimate(estimate)}
-        await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        try:
+            await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        except OSError:
+            logger.exception("the audit log could not be written; nothing was sent")
+            with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
+                await self._store.release_refused(attempt.id)
+            raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", audited=True) from None
         try:
             message = await self._api.send(to=attempt.recipient, body=prepared.body, sender_id=prepared.sender_id)
         except ApiError as exc:
@@ -384,16 +394,23 @@ class SendGuard:
         return await self.reconciler.reconcile()
 
     async def audit_refusal(self, to: str, code: str, estimate: Estimate | None) -> None:
-        """A send refused before its reservation: recorded with the step that refused, masked, without text."""
-        await self._audit.record(event="refused", recipient=to, reason=code, **_audit_estimate(estimate))
+        """A send refused before its reservation: recorded with the step that refused, masked, without text.
+        A log that cannot be written (a full disk) must not turn the refusal into a failure that may have sent."""
+        try:
+            await self._audit.record(event="refused", recipient=to, reason=code, **_audit_estimate(estimate))
+        except OSError:
+            logger.warning("the audit log could not record a refusal", exc_info=True)
 
     async def audit_answer(self, outcome: SendOutcome) -> None:
         """A call answered without a send: a duplicate, a replay under an idempotency key, a token issued."""
         event = "confirmation_required" if outcome.status == "confirmation_required" else "duplicate"
         message_id = {"message_id": outcome.message.id} if outcome.message is not None else {}
-        await self._audit.record(
-            event=event, recipient=outcome.estimate.to, **_audit_estimate(outcome.estimate), **message_id
-        )
+        try:
+            await self._audit.record(
+                event=event, recipient=outcome.estimate.to, **_audit_estimate(outcome.estimate), **message_id
+            )
+        except OSError:  # the answer sends nothing more either way
+            logger.warning("the audit log could not record an answer", exc_info=True)
 
     async def spent_today_micro(self) -> int:
         return await self._store.spent_micro(utc_day(self._clock()))

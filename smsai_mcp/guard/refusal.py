@@ -6,9 +6,28 @@ from typing import Any
 
 from smsai_mcp.state.store import StoreUnavailable
 
-__all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal", "ledger_refusal", "ledger_trouble"]
+__all__ = [
+    "AUDIT_UNWRITABLE",
+    "LEDGER_UNWRITABLE",
+    "NOTHING_SENT",
+    "OutcomeUnknown",
+    "Refusal",
+    "ledger_refusal",
+    "ledger_trouble",
+]
 
 NOTHING_SENT = "Nothing was sent. "
+_STATE_DIR_TROUBLE = (
+    "(the disk may be full, or SMSAI_STATE_DIR removed or made read-only; the server's log has the details)"
+)
+LEDGER_UNWRITABLE = (
+    f"The spend ledger could not record this send {_STATE_DIR_TROUBLE}. Free some space or restore the directory, "
+    "then try again."
+)
+AUDIT_UNWRITABLE = (
+    f"The audit log could not be written {_STATE_DIR_TROUBLE}, and no SMS goes out unrecorded. Free some space or "
+    "restore the directory, then restart the server."
+)
 
 
 class Refusal(Exception):
