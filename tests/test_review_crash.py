@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,25 @@ import anyio.to_thread
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import SEND_PATH, posts, text_of
-from tests.guard_helpers import US, assert_nothing_sent, connect, ledger, send, sent, structured, until, upstream_env
-from tests.processes import SERVER, server_env
+from tests.guard_helpers import (
+    US,
+    assert_nothing_sent,
+    balance,
+    connect,
+    ledger,
+    send,
+    sent,
+    structured,
+    until,
+    upstream_env,
+)
+from tests.processes import SERVER, free_port, server_env
 from tests.test_attempts_cli import unknown_send
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +226,70 @@ async def test_a_state_dir_that_fills_up_mid_run_refuses_saying_nothing_was_sent
     booked = sorted(attempt["message_id"] for attempt in ledger(state_dir) if attempt["status"] == "sent")
     assert booked == sorted(message.id for message in sandbox.state.messages)
     assert posts(sandbox) == len(sandbox.state.messages)
+
+
+# 5. Redis restarted (or flushed) while a send is in flight
+
+
+class OwnRedis:
+    """A redis-server of this test's own, on a free port and without persistence, that it may restart."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._folder = folder
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self._process = subprocess.Popen([*command, "--dir", str(self._folder)], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout != b"PONG\n":
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()  # the server this test started, by its id
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on the PATH")
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.mark.slow
+async def test_redis_restarted_while_a_send_is_in_flight_still_books_it_and_never_sends_it_twice(
+    settings: Settings, sandbox: Sandbox, own_redis: OwnRedis
+) -> None:
+    replica = settings.model_copy(update={"state_url": SecretStr(own_redis.url)})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=2.0))
+    results: list[Any] = []
+    async with connect(replica, "auto") as client:
+
+        async def send_slowly() -> None:
+            results.append(await send(client, body=BODY))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_slowly)
+            await until(lambda: posts(sandbox) == 1)
+            await anyio.to_thread.run_sync(own_redis.restart)  # every key is gone, the reservation too
+        first = sent(results[0])
+        again = structured(await send(client, body=BODY))
+        spent = (await balance(client))["spent_today_usd"]
+    assert (again["status"], again["message"]["id"]) == ("duplicate", first["message"]["id"])
+    assert spent == float(sandbox.state.messages[0].price_usd)
+    assert posts(sandbox) == 1
