@@ -77,8 +77,38 @@ local function unresolved(p, zkey, stale_before)
 end
 """
 
+# Shared: puts a pending attempt on the books (its hash, indexes, used confirmation, reservation and open entry).
+_CREATE = """
+local function create(p, raw, keep, now)
+  local a = cjson.decode(raw)
+  local hash = p .. 'a:' .. a.id
+  redis.call('HSET', hash, 'attempt', raw, 'status', 'pending')
+  redis.call('EXPIRE', hash, keep)
+  local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
+  if a.idempotency_key ~= cjson.null then table.insert(indexes, p .. 'key:' .. a.idempotency_key) end
+  for _, index in ipairs(indexes) do
+    redis.call('ZADD', index, a.created_at, a.id)
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
+    redis.call('EXPIRE', index, keep)
+  end
+  if a.confirmation_id ~= cjson.null then
+    redis.call('SET', p .. 'conf:' .. a.confirmation_id, a.id, 'EX', keep)
+  end
+  redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
+  redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
+  redis.call('SADD', p .. 'open', a.id)
+end
+-- Redis lost an attempt while its POST was in flight (restarted without persistence, flushed): book it again.
+local function recreate(p, id, raw, keep)
+  if redis.call('EXISTS', p .. 'a:' .. id) == 0 and raw and raw ~= '' then
+    create(p, raw, keep, cjson.decode(raw).created_at)
+  end
+end
+"""
+
 _BEGIN = (
     _LIVE
+    + _CREATE
     + """
 local p = ARGV[1]
 local a = cjson.decode(ARGV[2])
@@ -108,20 +138,7 @@ end
 if recent >= max_per_hour then return {'recipient_limit', tostring(recent)} end
 local spent = tonumber(redis.call('GET', p .. 'spent:' .. a.day) or '0')
 if spent + a.reserved_micro > budget then return {'budget', tostring(spent)} end
-local hash = p .. 'a:' .. a.id
-redis.call('HSET', hash, 'attempt', ARGV[2], 'status', 'pending')
-redis.call('EXPIRE', hash, keep)
-local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
-if key ~= cjson.null then table.insert(indexes, p .. 'key:' .. key) end
-for _, index in ipairs(indexes) do
-  redis.call('ZADD', index, a.created_at, a.id)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
-  redis.call('EXPIRE', index, keep)
-end
-if confirmation ~= cjson.null then redis.call('SET', p .. 'conf:' .. confirmation, a.id, 'EX', keep) end
-redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
-redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
-redis.call('SADD', p .. 'open', a.id)
+create(p, ARGV[2], keep, now)
 return {'begun'}
 """
 )
@@ -129,9 +146,12 @@ return {'begun'}
 # Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
 # the API refused before processing it ('refused') is released and frees its confirmation. A message already
 # claimed settles nothing more. Returns 1 when it moved the attempt.
-_FINISH = """
+_FINISH = (
+    _CREATE
+    + """
 local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
 local hash = p .. 'a:' .. id
+if outcome == 'sent' then recreate(p, id, ARGV[8], tonumber(ARGV[7])) end
 local status = redis.call('HGET', hash, 'status')
 if status ~= 'pending' and status ~= 'unknown' then return 0 end
 if outcome == 'refused' and status ~= 'pending' then return 0 end
@@ -154,13 +174,18 @@ redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
 redis.call('SREM', p .. 'open', id)
 return 1
 """
+)
 
-_MARK_UNKNOWN = """
+_MARK_UNKNOWN = (
+    _CREATE
+    + """
+recreate(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local hash = ARGV[1] .. 'a:' .. ARGV[2]
 if redis.call('HGET', hash, 'status') ~= 'pending' then return 0 end
 redis.call('HSET', hash, 'status', 'unknown')
 return 1
 """
+)
 
 _FIND_EARLIER = (
     _LIVE
@@ -218,6 +243,9 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str = "smsai:default:") -> None:
         self._redis = client
         self._prefix = prefix
+        # The attempts this process began whose outcome it has not recorded yet, as created: if Redis loses one
+        # while its POST is in flight, recording the outcome puts it back on the books.
+        self._in_flight: dict[str, str] = {}
         self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
         self._mark_unknown = client.register_script(_MARK_UNKNOWN)
@@ -270,11 +298,11 @@ class RedisStore:
     @_reachable
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
-        created = {name: getattr(attempt, name) for name in _IMMUTABLE}
+        created = json.dumps({name: getattr(attempt, name) for name in _IMMUTABLE})
         reply = await self._begin(
             args=[
                 self._prefix,
-                json.dumps(created),
+                created,
                 request.daily_budget_micro,
                 request.max_per_recipient_per_hour,
                 request.duplicate_window_seconds,
@@ -286,6 +314,7 @@ class RedisStore:
         )
         match reply:
             case ["begun"]:
+                self._in_flight[attempt.id] = created
                 return Begun(attempt)
             case ["earlier", earlier_id]:
                 return repeated(attempt, await self._load(str(earlier_id)))
@@ -335,21 +364,25 @@ class RedisStore:
                 message_id,
                 without_text(message_json),
                 _KEEP_SECONDS,
+                self._in_flight.pop(attempt_id, ""),
             ]
         )
         return bool(int(settled))
 
     @_reachable
     async def release(self, attempt_id: str) -> bool:
+        self._in_flight.pop(attempt_id, None)
         return bool(int(await self._finish(args=[self._prefix, attempt_id, "released"])))
 
     @_reachable
     async def release_refused(self, attempt_id: str) -> None:
+        self._in_flight.pop(attempt_id, None)
         await self._finish(args=[self._prefix, attempt_id, "refused"])
 
     @_reachable
     async def mark_unknown(self, attempt_id: str) -> bool:
-        return bool(int(await self._mark_unknown(args=[self._prefix, attempt_id])))
+        created = self._in_flight.pop(attempt_id, "")
+        return bool(int(await self._mark_unknown(args=[self._prefix, attempt_id, created, _KEEP_SECONDS])))
 
     @_reachable
     async def spent_micro(self, day: str) -> int:
