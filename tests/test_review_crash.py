@@ -195,6 +195,21 @@ async def test_a_state_dir_removed_mid_run_refuses_saying_nothing_was_sent(
     assert "audit log" in text_of(result)
 
 
+async def test_a_server_whose_state_dir_was_removed_and_made_anew_never_sends_from_a_ledger_of_its_own(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """A host session keeps running after its state directory was removed; a new session makes it anew. The old one
+    must not go on in a ledger nobody else can see: the same message would go out twice."""
+    assert settings.state_dir is not None
+    async with connect(settings, "auto") as old_session:
+        sent(await send(old_session, body="before the directory went"))
+        shutil.rmtree(settings.state_dir)
+        async with connect(settings, "legacy") as new_session:
+            sent(await send(new_session, body=BODY))
+            result = await send(old_session, body=BODY)  # identical, inside the duplicate window
+    assert_nothing_sent(result, sandbox, posts_so_far=2)
+
+
 # Blocks of 1 KiB a server process may write to any file: room for the ledger's first few sends, then a full disk.
 FULL_AFTER_KIB = 200
 
