@@ -192,7 +192,7 @@ async def test_a_state_dir_removed_mid_run_refuses_saying_nothing_was_sent(
         shutil.rmtree(settings.state_dir)  # a clean-up script, or a person tidying their home
         result = await send(client, body="after the directory went")
     assert_nothing_sent(result, sandbox, posts_so_far=1)
-    assert "audit log" in text_of(result)
+    assert "SMSAI_STATE_DIR removed" in text_of(result)
 
 
 async def test_a_server_whose_state_dir_was_removed_and_made_anew_never_sends_from_a_ledger_of_its_own(

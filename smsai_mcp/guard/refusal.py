@@ -22,7 +22,7 @@ _STATE_DIR_TROUBLE = (
 )
 LEDGER_UNWRITABLE = (
     f"The spend ledger could not record this send {_STATE_DIR_TROUBLE}. Free some space or restore the directory, "
-    "then try again."
+    "then try again; if the directory was removed, restart the server."
 )
 AUDIT_UNWRITABLE = (
     f"The audit log could not be written {_STATE_DIR_TROUBLE}, and no SMS goes out unrecorded. Free some space or "

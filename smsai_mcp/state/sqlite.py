@@ -7,6 +7,7 @@ processes (or two threads) can never both read "there is room in the budget" and
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -35,7 +36,7 @@ from smsai_mcp.state.store import (
     without_text,
 )
 
-__all__ = ["LOCK_WAIT_SECONDS", "SqliteStore"]
+__all__ = ["LOCK_WAIT_SECONDS", "LedgerReplaced", "SqliteStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') 
 """
 
 
+class LedgerReplaced(Exception):
+    """The ledger file this process opened is no longer the one at its path (removed, or made anew)."""
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
@@ -94,6 +99,8 @@ class SqliteStore:
         for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
             private_file(path.with_name(path.name + suffix), create=False)
         self._db.executescript(_SCHEMA)
+        self._path = path
+        self._file = _identity(path)
         self._prune()
 
     def _prune(self) -> None:
@@ -147,6 +154,9 @@ class SqliteStore:
         attempt = request.attempt
 
         def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
+            # A file removed under this process lives on for it alone: reserving there hides from every other one.
+            if _identity(self._path) != self._file:
+                raise LedgerReplaced(f"the ledger {self._path} was removed or replaced; restart to use the new one")
             key = attempt.idempotency_key
             if key is not None and (earlier := _find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
                 return repeated(attempt, earlier)
@@ -278,6 +288,14 @@ class SqliteStore:
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _attempt(row: tuple[Any, ...]) -> Attempt:
