@@ -5,8 +5,11 @@ sharing Redis would. One test per hole found, named after it; each drives real M
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,8 +40,9 @@ from tests.guard_helpers import (
     until,
     upstream_env,
 )
-from tests.processes import SERVER, free_port, server_env
+from tests.processes import SERVER, free_port, http_server, server_env
 from tests.test_attempts_cli import unknown_send
+from tests.test_service import connect as connect_http
 
 pytestmark = pytest.mark.anyio
 
@@ -307,4 +311,35 @@ async def test_redis_restarted_while_a_send_is_in_flight_still_books_it_and_neve
         spent = (await balance(client))["spent_today_usd"]
     assert (again["status"], again["message"]["id"]) == ("duplicate", first["message"]["id"])
     assert spent == float(sandbox.state.messages[0].price_usd)
+    assert posts(sandbox) == 1
+
+
+# 6. A crashed server that its host has not reaped yet
+
+
+@pytest.mark.slow
+async def test_a_retry_while_the_crashed_servers_host_has_not_reaped_it_yet_is_refused_as_unknown(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """A server dies mid-send (SIGKILL) and its parent has not waited for it yet: a zombie still answers kill(pid,
+    0). The agent at once retries through another server on the same state, without a duplicate window."""
+    state_dir = tmp_path / "state"
+    env = upstream_env(sandbox_url, state_dir, SMSAI_DUPLICATE_WINDOW_SECONDS="0")
+    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0, process_after_delay=True)
+    sandbox.state.add_fault(slow)
+    with http_server([], env, tmp_path / "crashed.log", keep_process=True) as (url, process):
+
+        async def send_and_lose_the_answer() -> None:
+            with contextlib.suppress(Exception):  # the server dies under the call
+                async with connect_http(url, None, "auto") as doomed:
+                    await send(doomed, body=BODY)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_and_lose_the_answer)
+            await until(lambda: posts(sandbox) == 1)
+            os.kill(process.pid, signal.SIGKILL)  # the server this test started, by its id; not waited for yet
+            async with connect(Settings.from_env(server_env(env)), "legacy") as other_session:
+                retry = await send(other_session, body=BODY)
+    assert retry.is_error
+    assert "must not be retried" in text_of(retry), text_of(retry)
     assert posts(sandbox) == 1
