@@ -184,6 +184,40 @@ async def test_two_servers_reconciling_one_open_send_together_audit_its_outcome_
     assert posts(sandbox) == 1
 
 
+@pytest.mark.slow
+async def test_resolve_sent_while_the_sending_server_looks_the_message_up_audits_it_once(
+    settings: Settings, sandbox: Sandbox, sandbox_url: str
+) -> None:
+    """The API took the message but its answer was lost; while the server looks it up (the list leaves the text
+    out, so it asks for the message itself, slowly), a person who saw it on the phone settles it. Both find the
+    same message: its outcome is recorded once."""
+    assert settings.state_dir is not None
+    state_dir = settings.state_dir
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=502, process=True))
+    listing = Fault(method="GET", path="/api/v1/sms", response="normal", delay_seconds=1.0, omit_fields=["body"])
+    sandbox.state.add_fault(listing)
+    results: list[Any] = []
+    async with connect(settings, "auto") as client:
+
+        async def send_and_look_it_up() -> None:
+            results.append(await send(client, body=BODY))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_and_look_it_up)
+            await until(lambda: posts(sandbox) == 1)
+            [message] = sandbox.state.messages
+            show = f"/api/v1/sms/{message.id}"
+            sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=3.0))
+            await until(lambda: sandbox.state.count("GET", show) == 1)  # the lookup is reading the message
+            [attempt] = ledger(state_dir)
+            person = person_env(sandbox_url, state_dir)
+            verdict = await attempts(person, "resolve", attempt["id"], "--sent", str(message.id))
+    assert verdict.returncode == 0, verdict.stderr
+    assert sent(results[0])["message"]["id"] == message.id
+    assert audited(state_dir, attempt["id"]).count("sent") == 1, audited(state_dir, attempt["id"])
+    assert posts(sandbox) == 1
+
+
 # 4. The state directory removed or full while the server runs
 
 
