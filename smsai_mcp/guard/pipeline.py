@@ -353,10 +353,10 @@ class SendGuard:
         await self._store.mark_unknown(attempt.id)
         found = (await self.reconciler.look_up(attempt)).found
         if found is not None:
-            await self._settle(attempt, found)
-            await self._audit.record(
-                event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
-            )
+            if await self._settle(attempt, found):  # else a person or another process settled it, and recorded it
+                await self._audit.record(
+                    event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
+                )
             return SendOutcome(status="sent", estimate=prepared.estimate, message=found)
         await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
         raise OutcomeUnknown(
