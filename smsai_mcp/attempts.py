@@ -171,8 +171,8 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
 
 def _settled_meanwhile(attempt: Attempt) -> int:
     sys.stderr.write(
-        f"smsai-mcp attempts: send {attempt.id} was settled meanwhile (a running server looked it up), so nothing "
-        "changed. `smsai-mcp attempts list` shows the open ones.\n"
+        f"smsai-mcp attempts: send {attempt.id} was settled meanwhile (by a running server or another person), so "
+        "nothing changed. `smsai-mcp attempts list` shows the open ones.\n"
     )
     return EXIT_NO_SUCH_ATTEMPT
 
