@@ -39,6 +39,8 @@ __all__ = ["EXIT_NO_SUCH_ATTEMPT", "EXIT_OK", "EXIT_USAGE", "Verdict", "run_atte
 
 EXIT_OK, EXIT_NO_SUCH_ATTEMPT, EXIT_USAGE = 0, 1, 2
 _SHORTEST_PREFIX = 6  # an id may be given by a unique start this long, as `list` shows it whole
+# The server that made a send may have a longer SMSAI_TIMEOUT_SECONDS (at most 600) than this command sees.
+_LONGEST_SEND_SECONDS = 600 + IN_FLIGHT_MARGIN_SECONDS
 
 
 class UsageError(Exception):
@@ -149,7 +151,8 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
             return EXIT_NO_SUCH_ATTEMPT
         if attempt.status == "pending" and time.time() - attempt.created_at < in_flight_seconds(settings):
             raise UsageError(f"send {attempt.id} may still be in flight; wait a few minutes, then look again.")
-        if attempt.status == "pending" and owner_runs_here(attempt.owner):  # its timeout may be longer than ours
+        age = time.time() - attempt.created_at
+        if attempt.status == "pending" and age < _LONGEST_SEND_SECONDS and owner_runs_here(attempt.owner):
             raise UsageError(
                 f"send {attempt.id} may still be in flight: the smsai-mcp process that made it is still running. "
                 "Wait for it to finish, then look again."
