@@ -377,3 +377,52 @@ async def test_a_retry_while_the_crashed_servers_host_has_not_reaped_it_yet_is_r
     assert retry.is_error
     assert "must not be retried" in text_of(retry), text_of(retry)
     assert posts(sandbox) == 1
+
+
+# 7. A person on another host settles a replica's send that is still in flight
+
+
+@pytest.fixture
+def another_host() -> list[str]:
+    """The start of a command run as if on another machine: a host name of its own, in a new UTS namespace."""
+    if subprocess.run(["unshare", "--uts", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot make a UTS namespace here")
+    return ["unshare", "--uts", "sh", "-c", 'hostname another-host && exec "$@"', "sh"]
+
+
+@pytest.mark.slow
+async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_flight_never_lets_it_go_out_twice(
+    settings: Settings, sandbox: Sandbox, sandbox_url: str, own_redis: OwnRedis, another_host: list[str]
+) -> None:
+    """Replicas share Redis; a person runs the command on another machine, where no process list can tell whether
+    the replica is alive. Only the age of the send can, and it must allow for the longest send a replica may make."""
+    from smsai_mcp.state.redis import RedisStore
+
+    replica = settings.model_copy(update={"timeout_seconds": 10.0, "state_url": SecretStr(own_redis.url)})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0))
+    results: list[Any] = []
+    store = RedisStore.from_url(own_redis.url)
+    try:
+        async with connect(replica, "auto", clock=Clock(-400)) as client:
+
+            async def send_slowly() -> None:
+                results.append(await send(client, body=BODY))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(send_slowly)
+                await until(lambda: posts(sandbox) == 1)
+                [attempt] = await store.unresolved()
+                assert settings.state_dir is not None
+                person = person_env(sandbox_url, settings.state_dir, SMSAI_STATE_URL=own_redis.url)
+                command = [*another_host, *SERVER, "attempts", "resolve", attempt.id, "--not-sent"]
+                verdict = await anyio.to_thread.run_sync(
+                    lambda: subprocess.run(command, env=person, capture_output=True, text=True, timeout=60, check=False)
+                )
+            assert sent(results[0])["message"]["to"] == US
+            again = structured(await send(client, body=BODY))
+    finally:
+        await store.close()
+    assert posts(sandbox) == 1, again
+    assert verdict.returncode == 2, verdict.stdout + verdict.stderr
+    assert "may still be in flight" in verdict.stderr
+    assert again["status"] == "duplicate"
