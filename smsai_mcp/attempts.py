@@ -29,7 +29,7 @@ from smsai_mcp.client.models import Message
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.pipeline import micro, usd_of_micro
-from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_runs_here
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_may_run
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
@@ -152,10 +152,10 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
         if attempt.status == "pending" and time.time() - attempt.created_at < in_flight_seconds(settings):
             raise UsageError(f"send {attempt.id} may still be in flight; wait a few minutes, then look again.")
         age = time.time() - attempt.created_at
-        if attempt.status == "pending" and age < _LONGEST_SEND_SECONDS and owner_runs_here(attempt.owner):
+        if attempt.status == "pending" and age < _LONGEST_SEND_SECONDS and owner_may_run(attempt.owner):
             raise UsageError(
-                f"send {attempt.id} may still be in flight: the smsai-mcp process that made it is still running. "
-                "Wait for it to finish, then look again."
+                f"send {attempt.id} may still be in flight: the smsai-mcp process that made it may still be running "
+                "(here, or on another machine sharing the state). Wait for it to finish, then look again."
             )
         audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
         if verdict.message_id is None:

@@ -35,7 +35,7 @@ __all__ = [
     "body_sha256",
     "how_it_is_settled",
     "list_since",
-    "owner_runs_here",
+    "owner_may_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -238,9 +238,10 @@ class Reconciler:
         return shown[message.id]
 
 
-def owner_runs_here(owner: str) -> bool:
-    """Whether another process that made an attempt still runs on this host: its POST may still be in flight."""
-    return owner.partition(":")[0] == socket.gethostname() and owner != OWNER and not _owner_is_dead(owner)
+def owner_may_run(owner: str) -> bool:
+    """Whether another process that made an attempt may still run (its POST in flight): it runs on this host, or
+    it ran on another, where only the attempt's age can tell."""
+    return owner != OWNER and not _owner_is_dead(owner)
 
 
 def _owner_is_dead(owner: str) -> bool:
