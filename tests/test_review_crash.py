@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +24,7 @@ import anyio.to_thread
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
@@ -30,6 +33,9 @@ from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import SEND_PATH, posts, text_of
 from tests.guard_helpers import (
     US,
+    Person,
+    answer,
+    asked,
     assert_nothing_sent,
     balance,
     connect,
@@ -426,3 +432,78 @@ async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_fl
     assert verdict.returncode == 2, verdict.stdout + verdict.stderr
     assert "may still be in flight" in verdict.stderr
     assert again["status"] == "duplicate"
+
+
+# 8. A restart between the question and the person's answer (2026-07-28)
+
+
+@pytest.mark.slow
+async def test_a_confirmation_answered_after_the_server_restarted_is_a_tool_error_saying_nothing_was_sent(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """stdio servers restart with every host session: the person's answer comes back to a new process, which cannot
+    open the request state the old one sealed. A protocol error would leave the agent guessing; nothing went out."""
+    env = server_env(upstream_env(sandbox_url, tmp_path / "state", SMSAI_CONFIRM="auto"))
+    params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=env)
+    arguments = {"to": US, "body": BODY}
+    with (tmp_path / "server.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="auto", elicitation_callback=Person()) as before:
+            first = await asked(before, arguments)
+        async with Client(stdio_client(params, errlog=errlog), mode="auto", elicitation_callback=Person()) as after:
+            retry = await answer(after, arguments, first)
+            assert isinstance(retry, CallToolResult), retry
+            again = await asked(after, arguments)  # asking afresh works
+    text = assert_nothing_sent(retry, sandbox, posts_so_far=0)
+    assert "again" in text
+    assert again.input_requests
+
+
+# 9. Two processes sharing one ledger file
+
+
+def open_and_close_the_ledger(database: Path, until_stopped: threading.Event) -> int:
+    """Another process arriving at the ledger again and again (a new host session, `smsai-mcp attempts list`, a
+    person's sqlite3 shell): each opens it, reads, and closes it."""
+    opened = 0
+    while not until_stopped.is_set():
+        connection = sqlite3.connect(database, timeout=5)
+        try:
+            connection.execute("SELECT COUNT(*) FROM attempts").fetchone()
+        finally:
+            connection.close()
+        opened += 1
+    return opened
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_other_processes_opening_the_ledger_while_a_server_runs_never_crash_or_blind_it(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, era: str
+) -> None:
+    """SQLite tells the processes sharing a ledger apart by locks on its -shm file. A server that opens and closes
+    that file itself drops its own lock, and the next process to open the ledger believes it is alone: it resets
+    the -shm under the server, which dies of a bus error or reads a ledger that is not there."""
+    state_dir = tmp_path / "state"
+    env = server_env(upstream_env(sandbox_url, state_dir))
+    params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=env)
+    with (tmp_path / "earlier.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=era) as earlier:
+            sent(await send(earlier, body="from an earlier session"))
+    holder = sqlite3.connect(state_dir / "state.db")  # another session has the ledger open as the server starts
+    holder.execute("SELECT COUNT(*) FROM attempts").fetchone()
+    stop = threading.Event()
+    results: list[Any] = []
+    with (tmp_path / "server.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
+            await client.list_tools()
+            holder.close()
+            async with anyio.create_task_group() as group:
+                group.start_soon(anyio.to_thread.run_sync, open_and_close_the_ledger, state_dir / "state.db", stop)
+                try:
+                    for n in range(15):
+                        results.append(await send(client, body=f"message {n}"))
+                finally:
+                    stop.set()
+    assert "Bus error" not in (tmp_path / "server.log").read_text()
+    assert [sent(result)["message"]["to"] for result in results] == [US] * 15
+    assert posts(sandbox) == 16
