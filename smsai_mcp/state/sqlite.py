@@ -90,14 +90,16 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
         private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
+        # Left by an older version with looser modes. Before connecting: closing a descriptor of a file drops every
+        # lock this process holds on it, and SQLite tells the processes sharing the ledger apart by locks on -shm.
+        for suffix in ("-wal", "-shm"):
+            private_file(path.with_name(path.name + suffix), create=False)
         # One connection, used by one worker thread at a time; the lock orders this process's callers.
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
-        for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
-            private_file(path.with_name(path.name + suffix), create=False)
         self._db.executescript(_SCHEMA)
         self._path = path
         self._file = _identity(path)
