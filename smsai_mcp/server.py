@@ -33,7 +33,7 @@ from pydantic import Field
 
 from smsai_mcp import __version__
 from smsai_mcp.arguments import ArgumentCheck
-from smsai_mcp.asking import AskingFailures, CallProgress, about_to_ask, body_runs, planned
+from smsai_mcp.asking import AskingFailures, CallProgress, LapsedConfirmations, about_to_ask, body_runs, planned
 from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.errors import ApiError, InvalidBalance, NotFound
 from smsai_mcp.client.models import Country
@@ -247,6 +247,8 @@ def build_server(
     mcp._lowlevel_server.middleware.append(  # the SDK's documented middleware list
         ArgumentCheck(lambda: _input_schemas(mcp), {"send_sms": NOTHING_SENT})
     )
+    # Outermost, so that it sees the SDK's refusal of a request state it cannot open.
+    mcp._lowlevel_server.middleware.insert(0, LapsedConfirmations({"send_sms"}, _audit_failed_asking))
     return mcp
 
 
