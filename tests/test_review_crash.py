@@ -124,6 +124,7 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     """Two open sends of one text (two senders); the message goes out after all. While the person's command reads
     it from the API, a server starts and its reconciliation claims it for the other send."""
     assert settings.state_dir is not None
+    state_dir = settings.state_dir
     first = await unknown_send(settings, sandbox, sender_id="Acme")
     second = await unknown_send(settings, sandbox, sender_id="Bistro")
     late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, "Bistro", Decimal("0.0200"), 2)
@@ -132,17 +133,16 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     verdicts: list[subprocess.CompletedProcess[str]] = []
 
     async def person_says_second_went_out() -> None:
-        assert settings.state_dir is not None
-        person = person_env(sandbox_url, settings.state_dir)
+        person = person_env(sandbox_url, state_dir)
         verdicts.append(await attempts(person, "resolve", second, "--sent", str(late.id)))
 
     async with anyio.create_task_group() as group:
         group.start_soon(person_says_second_went_out)
         await until(lambda: sandbox.state.count("GET", show) == 1)  # the command is reading the message
         async with connect(settings, "auto", reconcile_every_seconds=0.2):
-            await until(lambda: "sent" in {attempt["status"] for attempt in ledger(settings.state_dir)})  # type: ignore[arg-type]
+            await until(lambda: "sent" in {attempt["status"] for attempt in ledger(state_dir)})
     [verdict] = verdicts
-    rows = {attempt["id"]: attempt for attempt in ledger(settings.state_dir)}
+    rows = {attempt["id"]: attempt for attempt in ledger(state_dir)}
     booked = [attempt["id"] for attempt in rows.values() if attempt["message_id"] == late.id]
     assert len(booked) == 1, rows  # one message settles one send, and its charge is booked once
     assert booked == [first]  # the reconciliation came first
