@@ -41,8 +41,8 @@ ELICITATION_FAILED = (
 )
 
 CONFIRMATION_LAPSED = (
-    NOTHING_SENT + "The person's answer came back after the confirmation question had lapsed (the server restarted, "
-    "or more than 10 minutes went by), so it confirms nothing. Call send_sms again to ask once more."
+    NOTHING_SENT + "The person's answer no longer matches a question this server asked (it restarted, more than 10 "
+    "minutes went by, or the call's arguments changed), so it confirms nothing. Call send_sms again to ask once more."
 )
 # How the SDK marks a 2026-07-28 retry whose sealed request state it cannot open (another key, or too old).
 _LAPSED_REASON = "invalid_request_state"
@@ -143,8 +143,8 @@ def _first_text(result: HandlerResult) -> str:
 
 class LapsedConfirmations:
     """Server middleware, outside the SDK's request-state check: a retry that carries the person's answer to a
-    question this process cannot open (asked before a restart, or too long ago) is a refusal, not a protocol
-    error that leaves the agent guessing whether anything went out."""
+    question this process cannot open (asked before a restart, too long ago, or for other arguments) is a refusal,
+    not a protocol error that leaves the agent guessing whether anything went out."""
 
     def __init__(self, tools: Collection[str], audit: AuditFailure) -> None:
         self._tools = frozenset(tools)
