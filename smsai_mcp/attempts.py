@@ -29,7 +29,7 @@ from smsai_mcp.client.models import Message
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.pipeline import micro, usd_of_micro
-from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_may_run
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, from_another_sender, owner_may_run
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
@@ -205,6 +205,8 @@ async def _settle(
         )
     if message is not None and message.body is not None and body_sha256(message.body) != attempt.body_sha256:
         raise UsageError(f"message {message_id} has another text than this send; check the id.")
+    if message is not None and from_another_sender(message, attempt):
+        raise UsageError(f"message {message_id} went from another sender than this send; check the id.")
     charged = _charged_micro(message, attempt)
     record = message or Message(id=message_id, to=attempt.recipient, status="sent")
     settled = await store.settle(

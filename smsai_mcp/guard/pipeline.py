@@ -8,8 +8,6 @@ validation → destination policy → estimate → per-message cap → daily bud
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -29,7 +27,14 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.confirm import ConfirmationTokens, Question
 from smsai_mcp.guard.policy import check_destination, refuse_premium
-from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, OWNER, Reconciler, body_sha256, how_it_is_settled
+from smsai_mcp.guard.reconcile import (
+    IN_FLIGHT_MARGIN_SECONDS,
+    OWNER,
+    Reconciler,
+    body_sha256,
+    fingerprint,
+    how_it_is_settled,
+)
 from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.sms.estimate import MICRO_USD, Estimate, UnpricedDestination, estimate_message
 from smsai_mcp.sms.phone import InvalidPhoneNumber, PhoneNumber, parse_e164
@@ -50,7 +55,7 @@ from smsai_mcp.state.store import (
     StoreUnavailable,
 )
 
-__all__ = ["Prepared", "SendGuard", "SendOutcome"]
+__all__ = ["Prepared", "SendGuard", "SendOutcome", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +70,6 @@ def usd_of_micro(amount: int) -> Decimal:
 
 def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
-
-
-def fingerprint(to: str, body: str, sender_id: str | None) -> str:
-    return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ nothing. Anything less leaves it unknown: its reservation counts and the same me
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -33,6 +34,8 @@ __all__ = [
     "Lookup",
     "Reconciler",
     "body_sha256",
+    "fingerprint",
+    "from_another_sender",
     "how_it_is_settled",
     "list_since",
     "owner_may_run",
@@ -65,6 +68,23 @@ def how_it_is_settled(attempt_id: str) -> str:
 
 def body_sha256(body: str) -> str:
     return hashlib.sha256(as_the_api_keeps_it(body).encode()).hexdigest()
+
+
+def fingerprint(to: str, body: str, sender_id: str | None) -> str:
+    """What "identical" means: the number, and the text and sender as the API keeps them."""
+    return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
+
+
+def from_another_sender(message: Message, attempt: Attempt) -> bool:
+    """Whether the API says the message went from another sender than the attempt's. An attempt made without a
+    sender goes from the account's default, which the API may name: only an attempt's own sender can differ."""
+    if "sender_id" not in message.model_fields_set or message.body is None:
+        return False
+    body = as_the_api_keeps_it(message.body)
+    if fingerprint(attempt.recipient, body, None) == attempt.fingerprint:
+        return False
+    stated = (as_the_api_keeps_it(message.sender_id) or None) if message.sender_id is not None else None
+    return fingerprint(attempt.recipient, body, stated) != attempt.fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,18 +236,21 @@ class Reconciler:
         self, attempt: Attempt, listing: Listing, claimed: set[int], shown: dict[int, Message | None]
     ) -> Lookup:
         """The listed message that is this attempt's: its number and its text; one the API will not say the
-        text of may be it, so it makes the lookup inconclusive rather than being claimed."""
+        text of may be it, so it makes the lookup inconclusive rather than being claimed. One of the same text from
+        another sender is another send's, which may be one of ours that the API has not listed yet."""
         since = attempt.created_at - LOOKUP_SKEW_SECONDS
-        text_unsaid = False
+        undecided = False
         for message in listing.messages:
             if message.id in claimed or message.to != attempt.recipient or _created_at(message) < since:
                 continue
             candidate = message if message.body is not None else await self._with_text(message, shown)
             if candidate is None or candidate.body is None:
-                text_unsaid = True
+                undecided = True
             elif body_sha256(candidate.body) == attempt.body_sha256:
-                return Lookup(candidate, conclusive=True)
-        return Lookup(None, conclusive=listing.complete and not text_unsaid)
+                if not from_another_sender(candidate, attempt):
+                    return Lookup(candidate, conclusive=True)
+                undecided = True
+        return Lookup(None, conclusive=listing.complete and not undecided)
 
     async def _with_text(self, message: Message, shown: dict[int, Message | None]) -> Message | None:
         if message.id not in shown:
