@@ -215,9 +215,9 @@ async def _settle(
         attempt.id, charged_micro=charged, message_id=message_id, message_json=record.model_dump_json()
     )
     if not settled:  # a running server's reconciliation got there while the API was asked
-        if message_id in await store.claimed_message_ids():
-            raise UsageError(f"message {message_id} is already matched to another send; check the id.")
-        return _settled_meanwhile(attempt)
+        if _find(await store.unresolved(), attempt.id) is None:
+            return _settled_meanwhile(attempt)
+        raise UsageError(f"message {message_id} is already matched to another send; check the id.")
     await audit.record(
         event="sent",
         recipient=attempt.recipient,

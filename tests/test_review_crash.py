@@ -121,8 +121,9 @@ async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_neve
 async def test_resolve_sent_racing_background_reconciliation_never_books_one_message_on_two_sends(
     settings: Settings, sandbox: Sandbox, sandbox_url: str
 ) -> None:
-    """Two open sends of one text (two senders); the message goes out after all. While the person's command reads
-    it from the API, a server starts and its reconciliation claims it for the other send."""
+    """Two open sends of one text (two senders); the message goes out after all, and the list does not say its
+    sender. While the person's command reads it from the API, a server starts and its reconciliation claims it
+    for the other send."""
     assert settings.state_dir is not None
     state_dir = settings.state_dir
     first = await unknown_send(settings, sandbox, sender_id="Acme")
@@ -130,6 +131,8 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, "Bistro", Decimal("0.0200"), 2)
     show = f"/api/v1/sms/{late.id}"
     sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=2.0))
+    unsaid = Fault(method="GET", path="/api/v1/sms", response="normal", omit_fields=["sender_id"], times=None)
+    sandbox.state.add_fault(unsaid)
     verdicts: list[subprocess.CompletedProcess[str]] = []
 
     async def person_says_second_went_out() -> None:
