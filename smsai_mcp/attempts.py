@@ -28,7 +28,8 @@ from smsai_mcp.client.errors import ApiError, NotFound
 from smsai_mcp.client.models import Message
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.guard.audit import AuditLog
-from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256
+from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_may_run
+from smsai_mcp.guard.stages import from_another_sender
 from smsai_mcp.runtime import open_store
 from smsai_mcp.service.access import load_tenants
 from smsai_mcp.sms.money import micro, usd_of_micro
@@ -40,6 +41,8 @@ __all__ = ["EXIT_NO_SUCH_ATTEMPT", "EXIT_OK", "EXIT_USAGE", "Verdict", "run_atte
 
 EXIT_OK, EXIT_NO_SUCH_ATTEMPT, EXIT_USAGE = 0, 1, 2
 _SHORTEST_PREFIX = 6  # an id may be given by a unique start this long, as `list` shows it whole
+# The server that made a send may have a longer SMSAI_TIMEOUT_SECONDS (at most 600) than this command sees.
+_LONGEST_SEND_SECONDS = 600 + IN_FLIGHT_MARGIN_SECONDS
 
 
 class UsageError(Exception):
@@ -150,9 +153,16 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
             return EXIT_NO_SUCH_ATTEMPT
         if attempt.status == "pending" and time.time() - attempt.created_at < in_flight_seconds(settings):
             raise UsageError(f"send {attempt.id} may still be in flight; wait a few minutes, then look again.")
+        age = time.time() - attempt.created_at
+        if attempt.status == "pending" and age < _LONGEST_SEND_SECONDS and owner_may_run(attempt.owner):
+            raise UsageError(
+                f"send {attempt.id} may still be in flight: the smsai-mcp process that made it may still be running "
+                "(here, or on another machine sharing the state). Wait for it to finish, then look again."
+            )
         audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
         if verdict.message_id is None:
-            await store.release(attempt.id)
+            if not await store.release(attempt.id):
+                return _settled_meanwhile(attempt)
             await audit.record(event="released", recipient=attempt.recipient, attempt=attempt.id, by="person")
             out.write(
                 f"Released {attempt.id}: nothing went out, so its reservation of "
@@ -162,6 +172,14 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
         return await _settle(store, audit, settings, attempt, verdict.message_id, out)
     finally:
         await store.close()
+
+
+def _settled_meanwhile(attempt: Attempt) -> int:
+    sys.stderr.write(
+        f"smsai-mcp attempts: send {attempt.id} was settled meanwhile (by a running server or another person), so "
+        "nothing changed. `smsai-mcp attempts list` shows the open ones.\n"
+    )
+    return EXIT_NO_SUCH_ATTEMPT
 
 
 def in_flight_seconds(settings: Settings) -> float:
@@ -189,9 +207,17 @@ async def _settle(
         )
     if message is not None and message.body is not None and body_sha256(message.body) != attempt.body_sha256:
         raise UsageError(f"message {message_id} has another text than this send; check the id.")
+    if message is not None and from_another_sender(message, attempt):
+        raise UsageError(f"message {message_id} went from another sender than this send; check the id.")
     charged = _charged_micro(message, attempt)
     record = message or Message(id=message_id, to=attempt.recipient, status="sent")
-    await store.settle(attempt.id, charged_micro=charged, message_id=message_id, message_json=record.model_dump_json())
+    settled = await store.settle(
+        attempt.id, charged_micro=charged, message_id=message_id, message_json=record.model_dump_json()
+    )
+    if not settled:  # a running server's reconciliation got there while the API was asked
+        if _find(await store.unresolved(), attempt.id) is None:
+            return _settled_meanwhile(attempt)
+        raise UsageError(f"message {message_id} is already matched to another send; check the id.")
     await audit.record(
         event="sent",
         recipient=attempt.recipient,

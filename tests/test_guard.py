@@ -16,7 +16,6 @@ from typing import Any, Literal
 import anyio
 import pytest
 from mcp import Client
-from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 
 from smsai_mcp.config import Settings
@@ -375,10 +374,11 @@ async def test_replayed_2026_retry_sends_nothing_more(settings: Settings, sandbo
 async def test_a_2026_answer_for_one_message_does_not_confirm_another(settings: Settings, sandbox: Sandbox) -> None:
     async with connect(confirming(settings, "auto"), "auto", Person()) as client:
         first = await asked(client, {"to": US, "body": "Pay Alice $5"})
-        # The sealed request state is bound to its request: the SDK refuses it for other arguments.
-        with pytest.raises(MCPError, match="requestState"):
-            await answer(client, {"to": US, "body": "Pay Mallory $500"}, first)
-    assert posts(sandbox) == 0
+        # The sealed request state is bound to its request: the SDK refuses it for other arguments, and the
+        # refusal reaches the agent as a tool error that says nothing was sent.
+        other = await answer(client, {"to": US, "body": "Pay Mallory $500"}, first)
+    assert isinstance(other, CallToolResult)
+    assert_nothing_sent(other, sandbox, posts_so_far=0, says="confirms nothing")
 
 
 async def test_an_answer_that_arrives_after_the_budget_is_spent_sends_nothing(

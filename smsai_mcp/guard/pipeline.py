@@ -142,13 +142,16 @@ class SendGuard:
             failure = Refusal(
                 "smsai-mcp hit an internal error (details are in its log). Try again later.", code="internal_error"
             )
-        if isinstance(failure, Refusal):
-            fields = {**estimate_fields(failure.estimate or estimate), **failure.audit}
-            await self._audit.record(event="refused", recipient=to, reason=failure.code, **fields)
-        else:
-            await self._audit.record(
-                event="refused", recipient=to, reason="outcome_unknown", **estimate_fields(estimate)
-            )
+        try:
+            if isinstance(failure, Refusal):
+                fields = {**estimate_fields(failure.estimate or estimate), **failure.audit}
+                await self._audit.record(event="refused", recipient=to, reason=failure.code, **fields)
+            else:
+                await self._audit.record(
+                    event="refused", recipient=to, reason="outcome_unknown", **estimate_fields(estimate)
+                )
+        except OSError:  # a full disk must not turn a refusal into a failure that may have sent
+            logger.warning("the audit log could not record a refusal", exc_info=True)
         return failure
 
     async def elicitation_failed(self, to: str, checked: CheckedSend | None) -> None:
@@ -163,9 +166,12 @@ class SendGuard:
         """A call answered without a send: a duplicate, a replay under an idempotency key, a token issued."""
         event = "confirmation_required" if outcome.status == "confirmation_required" else "duplicate"
         message_id = {"message_id": outcome.message.id} if outcome.message is not None else {}
-        await self._audit.record(
-            event=event, recipient=outcome.estimate.to, **estimate_fields(outcome.estimate), **message_id
-        )
+        try:
+            await self._audit.record(
+                event=event, recipient=outcome.estimate.to, **estimate_fields(outcome.estimate), **message_id
+            )
+        except OSError:  # the answer sends nothing more either way
+            logger.warning("the audit log could not record an answer", exc_info=True)
 
     async def question(self, checked: CheckedSend) -> Question:
         """The confirmation question, with the balance read from the upstream for it (left out when it cannot say)

@@ -17,6 +17,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 
@@ -24,6 +25,7 @@ from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError
 from smsai_mcp.client.models import Message, MessagePage
 from smsai_mcp.guard.audit import AuditLog
+from smsai_mcp.guard.stages import from_another_sender
 from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import Attempt, StateStore
@@ -38,6 +40,7 @@ __all__ = [
     "body_sha256",
     "how_it_is_settled",
     "list_since",
+    "owner_may_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ MAX_PAGES = 2_000
 # host:pid:nonce of this process; the nonce tells a restarted process from an earlier one that had its pid.
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
-Settle = Callable[[Attempt, Message], Awaitable[None]]
+Settle = Callable[[Attempt, Message], Awaitable[bool]]  # whether this call settled it
 
 
 def how_it_is_settled(attempt_id: str) -> str:
@@ -189,8 +192,8 @@ class Reconciler:
             if attempt.status == "pending":
                 if not self.no_longer_in_flight(attempt, now):
                     continue
-                await self._store.mark_unknown(attempt.id)
-                await self._record("unknown", attempt)
+                if await self._store.mark_unknown(attempt.id):  # another process sharing the store may have
+                    await self._record("unknown", attempt)
             due.append(attempt)
         if not due:
             return 0
@@ -200,12 +203,15 @@ class Reconciler:
         resolved = 0
         for attempt in due:
             lookup = await self._match(attempt, listing, claimed, shown)
+            # Another process sharing the store may settle it first: its outcome is recorded once, by whoever did.
             if lookup.found is not None:
-                await self._settle(attempt, lookup.found)
                 claimed.add(lookup.found.id)
+                if not await self._settle(attempt, lookup.found):
+                    continue
                 await self._record("sent", attempt, message_id=lookup.found.id)
             elif lookup.conclusive and now - attempt.created_at >= SETTLE_AFTER_SECONDS:
-                await self._store.release(attempt.id)
+                if not await self._store.release(attempt.id):
+                    continue
                 await self._record("released", attempt)
             else:
                 continue
@@ -226,18 +232,21 @@ class Reconciler:
         self, attempt: Attempt, listing: Listing, claimed: set[int], shown: dict[int, Message | None]
     ) -> Lookup:
         """The listed message that is this attempt's: its number and its text; one the API will not say the
-        text of may be it, so it makes the lookup inconclusive rather than being claimed."""
+        text of may be it, so it makes the lookup inconclusive rather than being claimed. One of the same text from
+        another sender is another send's, which may be one of ours that the API has not listed yet."""
         since = attempt.created_at - LOOKUP_SKEW_SECONDS
-        text_unsaid = False
+        undecided = False
         for message in listing.messages:
             if message.id in claimed or not same_number(message.to, attempt.recipient) or _created_at(message) < since:
                 continue
             candidate = message if message.body is not None else await self._with_text(message, shown)
             if candidate is None or candidate.body is None:
-                text_unsaid = True
+                undecided = True
             elif body_sha256(candidate.body) == attempt.body_sha256:
-                return Lookup(candidate, conclusive=True)
-        return Lookup(None, conclusive=listing.complete and not text_unsaid)
+                if not from_another_sender(candidate, attempt):
+                    return Lookup(candidate, conclusive=True)
+                undecided = True
+        return Lookup(None, conclusive=listing.complete and not undecided)
 
     async def _with_text(self, message: Message, shown: dict[int, Message | None]) -> Message | None:
         if message.id not in shown:
@@ -249,6 +258,12 @@ class Reconciler:
             same = record is not None and record.id == message.id and same_number(record.to, message.to)
             shown[message.id] = record if same else None
         return shown[message.id]
+
+
+def owner_may_run(owner: str) -> bool:
+    """Whether another process that made an attempt may still run (its POST in flight): it runs on this host, or
+    it ran on another, where only the attempt's age can tell."""
+    return owner != OWNER and not _owner_is_dead(owner)
 
 
 def _owner_is_dead(owner: str) -> bool:
@@ -264,4 +279,13 @@ def _owner_is_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that died but that its parent has not waited for yet still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: only age can tell
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]  # the state follows the command name in parentheses

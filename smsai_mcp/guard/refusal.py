@@ -14,6 +14,7 @@
     │                              token_forged, token_for_another_message, token_expired, confirmation_used
     │   send                       upstream_refused (the API said no: 402, 403, 422, 429...)
     │   any step                   ledger_locked, ledger_unreachable, internal_error
+    │   reservation                ledger_unwritable, audit_unwritable (a full disk, a state directory removed)
     └── OutcomeUnknown             the message may have gone out and must not be retried: the answer to the POST
                                    was lost, or an identical message's (or key's) earlier outcome is still unknown
 
@@ -28,9 +29,28 @@ from collections.abc import Mapping
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.state.store import StoreUnavailable
 
-__all__ = ["NOTHING_SENT", "OutcomeUnknown", "Refusal", "ledger_refusal", "ledger_trouble"]
+__all__ = [
+    "AUDIT_UNWRITABLE",
+    "LEDGER_UNWRITABLE",
+    "NOTHING_SENT",
+    "OutcomeUnknown",
+    "Refusal",
+    "ledger_refusal",
+    "ledger_trouble",
+]
 
 NOTHING_SENT = "Nothing was sent. "
+_STATE_DIR_TROUBLE = (
+    "(the disk may be full, or SMSAI_STATE_DIR removed or made read-only; the server's log has the details)"
+)
+LEDGER_UNWRITABLE = (
+    f"The spend ledger could not record this send {_STATE_DIR_TROUBLE}. Free some space or restore the directory, "
+    "then try again; if the directory was removed, restart the server."
+)
+AUDIT_UNWRITABLE = (
+    f"The audit log could not be written {_STATE_DIR_TROUBLE}, and no SMS goes out unrecorded. Free some space or "
+    "restore the directory, then restart the server."
+)
 
 
 class Refusal(Exception):

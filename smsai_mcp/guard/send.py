@@ -21,7 +21,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.reconcile import OWNER as THIS_PROCESS
 from smsai_mcp.guard.reconcile import Reconciler, body_sha256, how_it_is_settled
-from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
+from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.stages import ConfirmedSend, SendOutcome
 from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
@@ -115,7 +115,13 @@ class Sender:
                     code="confirmation_used",
                 )
         audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
-        await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        try:
+            await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+        except OSError:
+            logger.exception("the audit log could not be written; nothing was sent")
+            with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
+                await self._store.release_refused(attempt.id)
+            raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", estimate=checked.estimate) from None
         try:
             return await self._post(attempt, confirmed, audit)
         except (Refusal, OutcomeUnknown):
@@ -173,6 +179,9 @@ class Sender:
             )
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
+        except Exception:  # a full disk, a ledger removed: the reservation is not on the books, so no POST
+            logger.exception("the ledger could not record a reservation; nothing was sent")
+            raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
 
     async def _after_unknown_outcome(
         self, attempt: Attempt, confirmed: ConfirmedSend, error: ApiError, audit: dict[str, object]
@@ -180,10 +189,10 @@ class Sender:
         await self._store.mark_unknown(attempt.id)
         found = (await self._reconciler.look_up(attempt)).found
         if found is not None:
-            await self.settle(attempt, found)
-            await self._audit.record(
-                event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
-            )
+            if await self.settle(attempt, found):  # else a person or another process settled it, and recorded it
+                await self._audit.record(
+                    event="sent", recipient=attempt.recipient, message_id=found.id, reconciled=True, **audit
+                )
             return SendOutcome(status="sent", estimate=confirmed.checked.estimate, message=found)
         await self._audit.record(event="unknown", recipient=attempt.recipient, reason=type(error).__name__, **audit)
         raise OutcomeUnknown(
@@ -193,15 +202,17 @@ class Sender:
             f"refused: {how_it_is_settled(attempt.id)}"
         )
 
-    async def settle(self, attempt: Attempt, message: Message) -> None:
+    async def settle(self, attempt: Attempt, message: Message) -> bool:
+        """Books the message on the attempt; whether this call settled it (not when another got there first)."""
         # A charge the answer does not state as an amount (missing, NaN, negative...) is booked at the estimate.
         stated = bookable_charge(message.price_usd)
         charged = micro(stated) if stated is not None else attempt.reserved_micro
-        await self._store.settle(
+        settled = await self._store.settle(
             attempt.id, charged_micro=charged, message_id=message.id, message_json=message.model_dump_json()
         )
-        if charged > attempt.reserved_micro:
+        if settled and charged > attempt.reserved_micro:
             await self._refresh_prices_after_overcharge(attempt, charged)
+        return settled
 
     async def _refresh_prices_after_overcharge(self, attempt: Attempt, charged_micro: int) -> None:
         """The upstream charged more than its price list said: fetch the list again before the next estimate."""

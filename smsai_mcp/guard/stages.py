@@ -18,13 +18,35 @@ from typing import Literal
 from smsai_mcp.client.models import Message
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.phone import PhoneNumber
+from smsai_mcp.sms.text import as_the_api_keeps_it
+from smsai_mcp.state.store import Attempt
 
-__all__ = ["CheckedSend", "ConfirmedSend", "PreparedSend", "SendOutcome", "SendRequest", "fingerprint"]
+__all__ = [
+    "CheckedSend",
+    "ConfirmedSend",
+    "PreparedSend",
+    "SendOutcome",
+    "SendRequest",
+    "fingerprint",
+    "from_another_sender",
+]
 
 
 def fingerprint(to: str, body: str, sender_id: str | None) -> str:
     """What "identical" means for duplicates, idempotency keys and tokens: the number, text and sender as kept."""
     return hashlib.sha256(json.dumps([to, body, sender_id], ensure_ascii=False).encode()).hexdigest()
+
+
+def from_another_sender(message: Message, attempt: Attempt) -> bool:
+    """Whether the API says the message went from another sender than the attempt's. An attempt made without a
+    sender goes from the account's default, which the API may name: only an attempt's own sender can differ."""
+    if "sender_id" not in message.model_fields_set or message.body is None:
+        return False
+    body = as_the_api_keeps_it(message.body)
+    if fingerprint(attempt.recipient, body, None) == attempt.fingerprint:
+        return False
+    stated = (as_the_api_keeps_it(message.sender_id) or None) if message.sender_id is not None else None
+    return fingerprint(attempt.recipient, body, stated) != attempt.fingerprint
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ client and shapes what comes back. The layout:
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
     arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
-    asking.py        middleware: a client whose elicitation fails gets a refusal that says nothing was sent
+    asking.py        middleware: a client whose elicitation fails, or whose answer lapsed, gets a refusal that
+                     says nothing was sent
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.refusal import NOTHING_SENT
 from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, open_runtime
 from smsai_mcp.server.arguments import ArgumentCheck
-from smsai_mcp.server.asking import AskingFailures, CallProgress
+from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
 from smsai_mcp.server.dependencies import can_elicit
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.send_tool import Planned, add_send_tool
@@ -87,6 +88,8 @@ def build_server(
             ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
         ],
     )
+    # Outside the SDK's request-state boundary (which runs outside constructor middleware), to see its refusal.
+    mcp.middleware.insert(0, LapsedConfirmations({"send_sms"}, _audit_failed_asking))
     if not all(tenant.settings.read_only for tenant in served.values()):
         add_send_tool(mcp)
     add_read_tools(mcp)

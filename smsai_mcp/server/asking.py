@@ -21,7 +21,16 @@ from pydantic import ValidationError
 
 from smsai_mcp.guard.refusal import NOTHING_SENT
 
-__all__ = ["ELICITATION_FAILED", "AskingFailures", "CallProgress", "about_to_ask", "body_runs", "planned"]
+__all__ = [
+    "CONFIRMATION_LAPSED",
+    "ELICITATION_FAILED",
+    "AskingFailures",
+    "CallProgress",
+    "LapsedConfirmations",
+    "about_to_ask",
+    "body_runs",
+    "planned",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +39,13 @@ ELICITATION_FAILED = (
     "failed, or it sent back an answer that could not be read). Call send_sms again to ask once more; if it keeps "
     "failing, set SMSAI_CONFIRM=token to confirm with a token instead."
 )
+
+CONFIRMATION_LAPSED = (
+    NOTHING_SENT + "The person's answer no longer matches a question this server asked (it restarted, more than 10 "
+    "minutes went by, or the call's arguments changed), so it confirms nothing. Call send_sms again to ask once more."
+)
+# How the SDK marks a 2026-07-28 retry whose sealed request state it cannot open (another key, or too old).
+_LAPSED_REASON = "invalid_request_state"
 
 
 @dataclass
@@ -123,3 +139,31 @@ def _first_text(result: HandlerResult) -> str:
     content = _wire(result).get("content") or [{}]
     first = content[0] if isinstance(content[0], dict) else {}
     return str(first.get("text", ""))
+
+
+class LapsedConfirmations:
+    """Server middleware, outside the SDK's request-state check: a retry that carries the person's answer to a
+    question this process cannot open (asked before a restart, too long ago, or for other arguments) is a refusal,
+    not a protocol error that leaves the agent guessing whether anything went out."""
+
+    def __init__(self, tools: Collection[str], audit: AuditFailure) -> None:
+        self._tools = frozenset(tools)
+        self._audit = audit
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            return await call_next(ctx)
+        except MCPError as exc:
+            params = ctx.params
+            asked_tool = isinstance(params, Mapping) and params.get("name") in self._tools
+            lapsed = isinstance(exc.data, Mapping) and exc.data.get("reason") == _LAPSED_REASON
+            if ctx.method != "tools/call" or not asked_tool or not lapsed:
+                raise
+            assert isinstance(params, Mapping)
+            arguments = params.get("arguments")
+            logger.info("a confirmation came back that this server cannot open (restarted, or too late)")
+            try:
+                await self._audit(ctx, arguments if isinstance(arguments, Mapping) else {}, CallProgress())
+            except Exception:  # the refusal stands even if its audit line cannot be written
+                logger.exception("could not audit a lapsed confirmation")
+            return CallToolResult(content=[TextContent(type="text", text=CONFIRMATION_LAPSED)], is_error=True)

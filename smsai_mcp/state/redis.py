@@ -74,6 +74,9 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str = "smsai:default:") -> None:
         self._redis = client
         self._prefix = prefix
+        # The attempts this process began whose outcome it has not recorded yet, as created: if Redis loses one
+        # while its POST is in flight, recording the outcome puts it back on the books.
+        self._in_flight: dict[str, str] = {}
         self._begin = client.register_script(scripts.BEGIN)
         self._finish = client.register_script(scripts.FINISH)
         self._mark_unknown = client.register_script(scripts.MARK_UNKNOWN)
@@ -126,11 +129,11 @@ class RedisStore:
     @_reachable
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
-        created = {name: getattr(attempt, name) for name in _IMMUTABLE}
+        created = json.dumps({name: getattr(attempt, name) for name in _IMMUTABLE})
         reply = await self._begin(
             args=[
                 self._prefix,
-                json.dumps(created),
+                created,
                 request.daily_budget_micro,
                 request.max_per_recipient_per_hour,
                 request.duplicate_window_seconds,
@@ -142,6 +145,7 @@ class RedisStore:
         )
         match reply:
             case ["begun"]:
+                self._in_flight[attempt.id] = created
                 return Begun(attempt)
             case ["earlier", earlier_id]:
                 return repeated(attempt, await self._load(str(earlier_id)))
@@ -181,8 +185,8 @@ class RedisStore:
         return int(await self._recent(args=[self._prefix, recipient, repr(now - 3600)]))
 
     @_reachable
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        await self._finish(
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        settled = await self._finish(
             args=[
                 self._prefix,
                 attempt_id,
@@ -191,20 +195,25 @@ class RedisStore:
                 message_id,
                 without_text(message_json),
                 _KEEP_SECONDS,
+                self._in_flight.pop(attempt_id, ""),
             ]
         )
+        return bool(int(settled))
 
     @_reachable
-    async def release(self, attempt_id: str) -> None:
-        await self._finish(args=[self._prefix, attempt_id, "released"])
+    async def release(self, attempt_id: str) -> bool:
+        self._in_flight.pop(attempt_id, None)
+        return bool(int(await self._finish(args=[self._prefix, attempt_id, "released"])))
 
     @_reachable
     async def release_refused(self, attempt_id: str) -> None:
+        self._in_flight.pop(attempt_id, None)
         await self._finish(args=[self._prefix, attempt_id, "refused"])
 
     @_reachable
-    async def mark_unknown(self, attempt_id: str) -> None:
-        await self._mark_unknown(args=[self._prefix, attempt_id])
+    async def mark_unknown(self, attempt_id: str) -> bool:
+        created = self._in_flight.pop(attempt_id, "")
+        return bool(int(await self._mark_unknown(args=[self._prefix, attempt_id, created, _KEEP_SECONDS])))
 
     @_reachable
     async def spent_micro(self, day: str) -> int:

@@ -33,8 +33,38 @@ local function unresolved(p, zkey, stale_before)
 end
 """
 
+# Shared: puts a pending attempt on the books (its hash, indexes, used confirmation, reservation and open entry).
+_CREATE = """
+local function create(p, raw, keep, now)
+  local a = cjson.decode(raw)
+  local hash = p .. 'a:' .. a.id
+  redis.call('HSET', hash, 'attempt', raw, 'status', 'pending')
+  redis.call('EXPIRE', hash, keep)
+  local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
+  if a.idempotency_key ~= cjson.null then table.insert(indexes, p .. 'key:' .. a.idempotency_key) end
+  for _, index in ipairs(indexes) do
+    redis.call('ZADD', index, a.created_at, a.id)
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
+    redis.call('EXPIRE', index, keep)
+  end
+  if a.confirmation_id ~= cjson.null then
+    redis.call('SET', p .. 'conf:' .. a.confirmation_id, a.id, 'EX', keep)
+  end
+  redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
+  redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
+  redis.call('SADD', p .. 'open', a.id)
+end
+-- Redis lost an attempt while its POST was in flight (restarted without persistence, flushed): book it again.
+local function recreate(p, id, raw, keep)
+  if redis.call('EXISTS', p .. 'a:' .. id) == 0 and raw and raw ~= '' then
+    create(p, raw, keep, cjson.decode(raw).created_at)
+  end
+end
+"""
+
 BEGIN = (
     _LIVE
+    + _CREATE
     + """
 local p = ARGV[1]
 local a = cjson.decode(ARGV[2])
@@ -64,32 +94,24 @@ end
 if recent >= max_per_hour then return {'recipient_limit', tostring(recent)} end
 local spent = tonumber(redis.call('GET', p .. 'spent:' .. a.day) or '0')
 if spent + a.reserved_micro > budget then return {'budget', tostring(spent)} end
-local hash = p .. 'a:' .. a.id
-redis.call('HSET', hash, 'attempt', ARGV[2], 'status', 'pending')
-redis.call('EXPIRE', hash, keep)
-local indexes = {p .. 'fp:' .. a.fingerprint, p .. 'to:' .. a.recipient}
-if key ~= cjson.null then table.insert(indexes, p .. 'key:' .. key) end
-for _, index in ipairs(indexes) do
-  redis.call('ZADD', index, a.created_at, a.id)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - keep))
-  redis.call('EXPIRE', index, keep)
-end
-if confirmation ~= cjson.null then redis.call('SET', p .. 'conf:' .. confirmation, a.id, 'EX', keep) end
-redis.call('INCRBY', p .. 'spent:' .. a.day, a.reserved_micro)
-redis.call('EXPIRE', p .. 'spent:' .. a.day, keep)
-redis.call('SADD', p .. 'open', a.id)
+create(p, ARGV[2], keep, now)
 return {'begun'}
 """
 )
 
 # Moves an open attempt to sent or released and corrects the day's spend by the difference; a pending attempt
-# the API refused before processing it ('refused') is released and frees its confirmation.
-FINISH = """
+# the API refused before processing it ('refused') is released and frees its confirmation. A message already
+# claimed settles nothing more. Returns 1 when it moved the attempt.
+FINISH = (
+    _CREATE
+    + """
 local p, id, outcome = ARGV[1], ARGV[2], ARGV[3]
 local hash = p .. 'a:' .. id
+if outcome == 'sent' then recreate(p, id, ARGV[8], tonumber(ARGV[7])) end
 local status = redis.call('HGET', hash, 'status')
 if status ~= 'pending' and status ~= 'unknown' then return 0 end
 if outcome == 'refused' and status ~= 'pending' then return 0 end
+if outcome == 'sent' and redis.call('ZSCORE', p .. 'claimed', ARGV[5]) then return 0 end
 local a = cjson.decode(redis.call('HGET', hash, 'attempt'))
 local delta = -a.reserved_micro
 if outcome == 'sent' then
@@ -108,12 +130,18 @@ redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
 redis.call('SREM', p .. 'open', id)
 return 1
 """
+)
 
-MARK_UNKNOWN = """
+MARK_UNKNOWN = (
+    _CREATE
+    + """
+recreate(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local hash = ARGV[1] .. 'a:' .. ARGV[2]
-if redis.call('HGET', hash, 'status') == 'pending' then redis.call('HSET', hash, 'status', 'unknown') end
+if redis.call('HGET', hash, 'status') ~= 'pending' then return 0 end
+redis.call('HSET', hash, 'status', 'unknown')
 return 1
 """
+)
 
 FIND_EARLIER = (
     _LIVE

@@ -7,6 +7,7 @@ processes (or two threads) can never both read "there is room in the budget" and
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -35,7 +36,7 @@ from smsai_mcp.state.store import (
     without_text,
 )
 
-__all__ = ["LOCK_WAIT_SECONDS", "SqliteStore"]
+__all__ = ["LOCK_WAIT_SECONDS", "LedgerReplaced", "SqliteStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ _RECORD_WAIT_SECONDS = 30.0
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
+
+
+class LedgerReplaced(Exception):
+    """The ledger file this process opened is no longer the one at its path (removed, or made anew)."""
 
 
 class SqliteStore:
@@ -64,6 +69,8 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
         self._db.executescript(queries.SCHEMA)
+        self._path = path
+        self._file = _identity(path)
         self._prune()
 
     def _prune(self) -> None:
@@ -100,7 +107,7 @@ class SqliteStore:
 
         return await anyio.to_thread.run_sync(locked)
 
-    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
         def atomically(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -111,12 +118,15 @@ class SqliteStore:
             db.execute("COMMIT")
             return result
 
-        return await self._run(atomically)
+        return await self._run(atomically, wait=wait)
 
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         attempt = request.attempt
 
         def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
+            # A file removed under this process lives on for it alone: reserving there hides from every other one.
+            if _identity(self._path) != self._file:
+                raise LedgerReplaced(f"the ledger {self._path} was removed or replaced; restart to use the new one")
             key = attempt.idempotency_key
             if key is not None and (earlier := queries.find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
                 return repeated(attempt, earlier)
@@ -159,23 +169,32 @@ class SqliteStore:
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         return await self._run(lambda db: queries.recent_to_recipient(db, recipient, now))
 
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
-                "WHERE id=? AND status IN ('pending', 'unknown')",
-                (charged_micro, message_id, without_text(message_json), attempt_id),
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        # One transaction: a message claimed by another process between its check and this write stays one send's.
+        settled = await self._transaction(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='sent', charged_micro=?, message_id=?, message_json=? "
+                    "WHERE id=? AND status IN ('pending', 'unknown') "
+                    "AND NOT EXISTS (SELECT 1 FROM attempts WHERE message_id = ?)",
+                    (charged_micro, message_id, without_text(message_json), attempt_id, message_id),
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return settled == 1
 
-    async def release(self, attempt_id: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')", (attempt_id,)
+    async def release(self, attempt_id: str) -> bool:
+        released = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='released' WHERE id=? AND status IN ('pending', 'unknown')",
+                    (attempt_id,),
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return released == 1
 
     async def release_refused(self, attempt_id: str) -> None:
         await self._run(
@@ -186,13 +205,16 @@ class SqliteStore:
             wait=_RECORD_WAIT_SECONDS,
         )
 
-    async def mark_unknown(self, attempt_id: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+    async def mark_unknown(self, attempt_id: str) -> bool:
+        marked = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE attempts SET status='unknown' WHERE id=? AND status='pending'", (attempt_id,)
+                ).rowcount
             ),
             wait=_RECORD_WAIT_SECONDS,
         )
+        return marked == 1
 
     async def spent_micro(self, day: str) -> int:
         return await self._run(lambda db: queries.spent(db, day))
@@ -240,3 +262,11 @@ class SqliteStore:
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino

@@ -48,6 +48,7 @@ CREATE INDEX IF NOT EXISTS attempts_by_fingerprint ON attempts (fingerprint, cre
 CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created_at);
 CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
+CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id) WHERE message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
 # Older versions kept the message's text in its record.

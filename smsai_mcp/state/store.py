@@ -171,18 +171,19 @@ class StateStore(Protocol):
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
         """Attempts to this number in the last hour that went out or may have."""
 
-    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> None:
-        """The message went out: replace the reservation with what the API charged; keep its record, not its text."""
+    async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
+        """The message went out: replace the reservation with what the API charged; keep its record, not its text.
+        Atomic, and whether it settled: not when the attempt is no longer open or the message is another's."""
 
-    async def release(self, attempt_id: str) -> None:
-        """Nothing went out: give the reservation back."""
+    async def release(self, attempt_id: str) -> bool:
+        """Nothing went out: give the reservation back; whether it did (not when the attempt was no longer open)."""
 
     async def release_refused(self, attempt_id: str) -> None:
         """The API refused the POST before it could process it: give the reservation back and free the
         confirmation, atomically, so the person may confirm the same message again (only a pending attempt)."""
 
-    async def mark_unknown(self, attempt_id: str) -> None:
-        """The outcome is unknown: keep the reservation until a lookup settles it."""
+    async def mark_unknown(self, attempt_id: str) -> bool:
+        """The outcome is unknown: keep the reservation until a lookup settles it; whether the attempt was pending."""
 
     async def spent_micro(self, day: str) -> int:
         """Charged plus still reserved for one UTC day."""
