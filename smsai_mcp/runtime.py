@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
-from smsai_mcp.guard.balance import BalanceCache
+from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.pipeline import SendGuard
 from smsai_mcp.guard.secret import load_or_create_secret
 from smsai_mcp.guard.tokens import ConfirmationTokens
@@ -62,7 +62,7 @@ class TenantRuntime:
     api: SmsApi | None
     prices: PriceCache | None
     guard: SendGuard | None
-    balances: BalanceCache | None
+    balances: BalanceReader | None
     store: StateStore | None
 
     def require_api(self) -> tuple[SmsApi, PriceCache]:
@@ -167,7 +167,7 @@ def tenant_runtime(
         if settings.state_secret is not None
         else load_or_create_secret(state_dir)
     )
-    balances = BalanceCache(api)
+    balances = BalanceReader(api)
     guard = SendGuard(
         settings=settings,
         api=api,

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from smsai_mcp.client.amounts import bookable_charge
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
-from smsai_mcp.guard.balance import BalanceCache
+from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.confirm import Asked, confirm
 from smsai_mcp.guard.context import GuardContext, Step
 from smsai_mcp.guard.dry_run import dry_run
@@ -67,7 +66,7 @@ class SendGuard:
         store: StateStore,
         audit: AuditLog,
         tokens: ConfirmationTokens,
-        balances: BalanceCache | None = None,
+        balances: BalanceReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -128,9 +127,6 @@ class SendGuard:
             raise  # after the POST the send audited it as unknown; a race caught as it reserved posted nothing
         except Exception as failure:
             raise await self._refused(checked.prepared.number.e164, failure, checked.estimate) from None
-        charged = bookable_charge(outcome.message.price_usd) if outcome.message is not None else None
-        if self._balances is not None and charged is not None:
-            self._balances.charge(charged)
         return outcome
 
     async def _refused(self, to: str, failure: Exception, estimate: Estimate | None) -> Refusal | OutcomeUnknown:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
-from smsai_mcp.client.errors import InvalidBalance, NotFound
+from smsai_mcp.client.errors import NotFound
 from smsai_mcp.client.models import Country
 from smsai_mcp.runtime import Runtime, ToolRefusal
 from smsai_mcp.server.dependencies import tenant
@@ -35,7 +35,6 @@ from smsai_mcp.server.texts import (
     StatusArg,
     ToArg,
 )
-from smsai_mcp.sms.estimate import usd
 from smsai_mcp.sms.money import usd_of_micro
 
 __all__ = ["add_read_tools"]
@@ -54,14 +53,7 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
     async def check_balance(ctx: Context[Runtime]) -> BalanceResult:
         runtime = tenant(ctx)
         api, _ = runtime.require_api()
-        try:
-            balance = await api.balance()
-        except InvalidBalance:
-            if runtime.balances is not None:
-                runtime.balances.forget()
-            raise
-        if runtime.balances is not None:
-            runtime.balances.update(usd(balance.credits_usd))
+        balance = await api.balance()
         spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
         budget = runtime.settings.daily_budget_usd
         return BalanceResult(
