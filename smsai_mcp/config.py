@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS, QuietWindow
 from smsai_mcp.state.private import private_dir
 
 __all__ = ["DEFAULT_BASE_URL", "ConfigError", "ConfirmMode", "Settings", "is_loopback_host"]
@@ -48,6 +49,12 @@ class Settings(BaseModel):
     duplicate_window_seconds: int = 600
     read_only: bool = False
     content_checks: bool = True
+    monthly_budget_usd: Decimal | None = None  # None: no monthly cap
+    quiet_hours: QuietWindow | None = DEFAULT_QUIET_HOURS  # None: off
+    max_recipients_per_hour: int = 30
+    max_per_number_block_per_hour: int = 3
+    confirm_skip_recipients: frozenset[str] = frozenset()
+    max_batch_size: int = 50
     state_dir: Path | None = None
     timeout_seconds: float = 30.0
     state_secret: SecretStr | None = None
@@ -69,6 +76,12 @@ class Settings(BaseModel):
             duplicate_window_seconds=_whole_number(env, "SMSAI_DUPLICATE_WINDOW_SECONDS", 600),
             read_only=_flag(env, "SMSAI_READ_ONLY"),
             content_checks=_on_off(env, "SMSAI_CONTENT_CHECKS"),
+            monthly_budget_usd=_optional_money(env, "SMSAI_MONTHLY_BUDGET_USD"),
+            quiet_hours=_quiet_hours(env.get("SMSAI_QUIET_HOURS")),
+            max_recipients_per_hour=_whole_number(env, "SMSAI_MAX_RECIPIENTS_PER_HOUR", 30),
+            max_per_number_block_per_hour=_whole_number(env, "SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR", 3),
+            confirm_skip_recipients=_recipients(env, "SMSAI_CONFIRM_SKIP_RECIPIENTS"),
+            max_batch_size=_batch_size(env.get("SMSAI_MAX_BATCH_SIZE")),
             state_dir=_path(env.get("SMSAI_STATE_DIR")),
             timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
             state_secret=_secret(env.get("SMSAI_STATE_SECRET")),
@@ -176,6 +189,32 @@ def _money(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
     if not value.is_finite() or not 0 <= value <= MAX_USD:
         raise ConfigError(f"{name} must be an amount in USD from 0 to 1,000,000 (got {shown_value(raw)}).")
     return value
+
+
+def _optional_money(env: Mapping[str, str], name: str) -> Decimal | None:
+    return _money(env, name, Decimal(0)) if env.get(name, "").strip() else None
+
+
+def _quiet_hours(raw: str | None) -> QuietWindow | None:
+    value = (raw or "").strip().lower()
+    if value == "off":
+        return None
+    try:
+        return QuietWindow.parse(value) if value else DEFAULT_QUIET_HOURS
+    except ValueError:
+        raise ConfigError(
+            f"SMSAI_QUIET_HOURS must be HH:MM-HH:MM in 24-hour time, such as 21:00-08:00, or off "
+            f"(got {shown_value(value)})."
+        ) from None
+
+
+def _batch_size(raw: str | None) -> int:
+    value = (raw or "").strip()
+    if not value:
+        return 50
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 500):
+        raise ConfigError(f"SMSAI_MAX_BATCH_SIZE must be a whole number from 1 to 500 (got {shown_value(value)}).")
+    return int(value)
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:

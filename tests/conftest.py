@@ -50,6 +50,9 @@ def settings(sandbox_url: str, tmp_path: Path) -> Settings:
         base_url=sandbox_url,
         confirm="off",
         max_per_recipient_per_hour=1000,  # the guard's own tests set the limits they test
+        max_recipients_per_hour=1000,
+        max_per_number_block_per_hour=1000,
+        quiet_hours=None,  # on by default: a test that sends at night would fail; quiet-hours tests fix the clock
         state_dir=tmp_path / "state",
         timeout_seconds=5.0,
     )

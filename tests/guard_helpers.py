@@ -161,6 +161,9 @@ def upstream_env(sandbox_url: str, state_dir: Path, **extra: str) -> dict[str, s
         "SMSAI_CONFIRM": "off",
         "SMSAI_STATE_DIR": str(state_dir),
         "SMSAI_MAX_PER_RECIPIENT_PER_HOUR": "1000",
+        "SMSAI_MAX_RECIPIENTS_PER_HOUR": "1000",
+        "SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR": "1000",
+        "SMSAI_QUIET_HOURS": "off",  # on by default; quiet-hours tests fix the clock instead
         **extra,
     }
 

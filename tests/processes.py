@@ -20,6 +20,7 @@ def server_env(extra: Mapping[str, str]) -> dict[str, str]:
     """A clean environment: no SMSAI_* variables of the developer's leak into a test."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMSAI_")}
     env["SMSAI_STATE_DIR"] = tempfile.mkdtemp(prefix="smsai-test-state-")  # never the user's own ledger
+    env["SMSAI_QUIET_HOURS"] = "off"  # on by default: a test that sends at night would fail; set it to test it
     env.update(extra)
     return env
 

@@ -227,3 +227,51 @@ def test_token_pasted_into_another_variable_is_never_echoed(variable: str) -> No
     message = str(refused.value)
     assert variable in message
     assert "kkkk" not in message.lower()
+
+
+def test_revision_two_variables_have_the_contract_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.monthly_budget_usd is None
+    assert str(settings.quiet_hours) == "21:00-08:00"
+    assert (settings.max_recipients_per_hour, settings.max_per_number_block_per_hour) == (30, 3)
+    assert settings.confirm_skip_recipients == frozenset()
+    assert settings.max_batch_size == 50
+
+
+def test_revision_two_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "SMSAI_MONTHLY_BUDGET_USD": "150",
+            "SMSAI_QUIET_HOURS": "22:30-07:15",
+            "SMSAI_MAX_RECIPIENTS_PER_HOUR": "5",
+            "SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR": "2",
+            "SMSAI_CONFIRM_SKIP_RECIPIENTS": "+1 415 555 0123",
+            "SMSAI_MAX_BATCH_SIZE": "500",
+        }
+    )
+    assert settings.monthly_budget_usd == Decimal(150)
+    assert str(settings.quiet_hours) == "22:30-07:15"
+    assert (settings.max_recipients_per_hour, settings.max_per_number_block_per_hour) == (5, 2)
+    assert settings.confirm_skip_recipients == frozenset({"+14155550123"})
+    assert settings.max_batch_size == 500
+    assert Settings.from_env({"SMSAI_QUIET_HOURS": "OFF"}).quiet_hours is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SMSAI_QUIET_HOURS", "21-08"),
+        ("SMSAI_QUIET_HOURS", "24:00-08:00"),
+        ("SMSAI_QUIET_HOURS", "08:00-08:00"),
+        ("SMSAI_MONTHLY_BUDGET_USD", "-1"),
+        ("SMSAI_MONTHLY_BUDGET_USD", "1000001"),
+        ("SMSAI_MAX_RECIPIENTS_PER_HOUR", "many"),
+        ("SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR", "-3"),
+        ("SMSAI_CONFIRM_SKIP_RECIPIENTS", "my phone"),
+        ("SMSAI_MAX_BATCH_SIZE", "0"),
+        ("SMSAI_MAX_BATCH_SIZE", "501"),
+    ],
+)
+def test_invalid_revision_two_values_are_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})

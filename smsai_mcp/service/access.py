@@ -41,6 +41,12 @@ POLICY_VARIABLES = {
     "read_only": "SMSAI_READ_ONLY",
     "content_checks": "SMSAI_CONTENT_CHECKS",
     "timeout_seconds": "SMSAI_TIMEOUT_SECONDS",
+    "monthly_budget_usd": "SMSAI_MONTHLY_BUDGET_USD",
+    "quiet_hours": "SMSAI_QUIET_HOURS",
+    "max_recipients_per_hour": "SMSAI_MAX_RECIPIENTS_PER_HOUR",
+    "max_per_number_block_per_hour": "SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR",
+    "confirm_skip_recipients": "SMSAI_CONFIRM_SKIP_RECIPIENTS",
+    "max_batch_size": "SMSAI_MAX_BATCH_SIZE",
 }
 
 
