@@ -236,9 +236,11 @@ async def test_listening_to_a_message_that_does_not_exist_is_refused(settings: S
 
 @pytest.mark.slow  # starts the HTTP service
 async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
-    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """acme and globex share one upstream account (one token); initech has its own. Only acme sent the message."""
+    """acme and globex share one upstream account (one token); initech has its own. Only acme sent the message,
+    and acme alone reads it and, over HTTP, hears of its delivery."""
+    slow_delivery(sandbox, monkeypatch, 1.5)
     sandbox.state.set_credits(SANDBOX_EMPTY_TOKEN, sandbox.state.config.credits_usd)
     tenants = write_tenants(
         tmp_path,
@@ -255,6 +257,9 @@ async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
             uri = f"sms://messages/{message_id}"
             own = await get_message(acme, message_id)
             own_read = await acme.read_resource(uri, cache_mode="bypass")
+            async with acme.listen(resource_subscriptions=[uri]) as subscription:
+                with anyio.fail_after(6):
+                    heard = [await anext(aiter(subscription))]
         for key in (KEY_B, KEY_C):
             async with connect_http(url, key, era="auto") as other:
                 result = await get_message(other, message_id, wait_seconds=1)
@@ -269,6 +274,8 @@ async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
                         raise AssertionError(f"another tenant reached {uri}")
     assert not own.is_error, text_of(own)
     assert own_read.contents
+    if heard != [ResourceUpdated(uri=uri)]:
+        raise AssertionError(heard)
     assert len(refusals) == 6
     assert all(f"no message with id {message_id}" in text for text in refusals), refusals
     assert posts(sandbox) == 1
