@@ -125,7 +125,8 @@ async def test_progress_reaches_a_client_that_gave_a_progress_token(
         heard.append((value, total, message))
 
     async def get_waiting(client: Client, message_id: int) -> CallToolResult:
-        return await client.call_tool("get_message", {"id": message_id, "wait_seconds": 1.5}, progress_callback=progress)
+        arguments = {"id": message_id, "wait_seconds": 1.5}
+        return await client.call_tool("get_message", arguments, progress_callback=progress)
 
     async with connect(settings, era) as client:
         message_id = await send_one(client)
