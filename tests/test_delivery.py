@@ -121,12 +121,12 @@ async def test_progress_reaches_a_client_that_gave_a_progress_token(
     slow_delivery(sandbox, monkeypatch, 60)
     heard: list[tuple[float, float | None, str | None]] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        heard.append((value, total, message))
+    async def progress_heard(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, total, message))
 
     async def get_waiting(client: Client, message_id: int) -> CallToolResult:
         arguments = {"id": message_id, "wait_seconds": 1.5}
-        return await client.call_tool("get_message", arguments, progress_callback=progress)
+        return await client.call_tool("get_message", arguments, progress_callback=progress_heard)
 
     async with connect(settings, era) as client:
         message_id = await send_one(client)
