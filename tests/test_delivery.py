@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, TextResourceContents
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import FAILING_NUMBER, SANDBOX_EMPTY_TOKEN, SANDBOX_TOKEN, Sandbox
+from smsai_mcp.server import listening
 from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
 from tests.guard_helpers import US, connect, send, sent
 from tests.processes import http_server
@@ -38,8 +39,8 @@ def slow_delivery(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, seconds: fl
     monkeypatch.setattr(sandbox.state.config, "delivery_seconds", seconds)
 
 
-async def send_one(client: Client, to: str = US) -> int:
-    message_id = sent(await send(client, to=to, body="Your table is ready"))["message"]["id"]
+async def send_one(client: Client, to: str = US, body: str = "Your table is ready") -> int:
+    message_id = sent(await send(client, to=to, body=body))["message"]["id"]
     assert isinstance(message_id, int)
     return message_id
 
@@ -235,6 +236,27 @@ async def test_listening_to_a_message_that_does_not_exist_is_refused(settings: S
     assert "no message with id 987654321" in refused.value.error.message
 
 
+async def test_a_tenant_follows_a_bounded_number_of_messages(
+    sandbox: Sandbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each message followed costs an upstream read every few seconds: a listen cannot make that unbounded."""
+    slow_delivery(sandbox, monkeypatch, 60)
+    monkeypatch.setattr(listening, "MAX_POLLED_PER_TENANT", 2)
+    async with connect(settings, "auto") as client:
+        first, second, third = [f"sms://messages/{await send_one(client, body=f'table {n}')}" for n in range(3)]
+        with pytest.raises(MCPError) as too_many_uris:
+            await _listen_once(client, *[f"sms://messages/{n}" for n in range(900_000, 900_101)])
+        async with client.listen(resource_subscriptions=[first, second]):
+            await _listen_once(client, first)  # joins a poll already running
+            with pytest.raises(MCPError) as too_many_polled:
+                await _listen_once(client, third)
+        await _listen_once(client, third)  # the others closed: room again
+    assert "at most 100 messages" in too_many_uris.value.error.message
+    assert "already follows 2 messages" in too_many_polled.value.error.message
+    assert sandbox.state.count("GET", "/api/v1/sms/900000") == 0  # refused before any read
+    assert posts(sandbox) == 3
+
+
 @pytest.mark.slow  # starts the HTTP service
 async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -282,6 +304,6 @@ async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
     assert posts(sandbox) == 1
 
 
-async def _listen_once(client: Client, uri: str) -> None:
-    async with client.listen(resource_subscriptions=[uri]):
+async def _listen_once(client: Client, *uris: str) -> None:
+    async with client.listen(resource_subscriptions=list(uris)):
         pass

@@ -39,7 +39,6 @@ ReportProgress = Callable[[float, float, str], Awaitable[None]]
 class Waited:
     message: Message
     final: bool  # False: the wait ran out first, and `message` carries the status it still had
-    seconds: float
 
 
 def poll_delays() -> Iterator[float]:
@@ -66,13 +65,13 @@ async def wait_until_final(
     while not is_final(message.status):
         now = clock()
         if now >= deadline:
-            return Waited(message, final=False, seconds=now - started)
+            return Waited(message, final=False)
         if report is not None:
             elapsed = now - started
             await report(elapsed, wait_seconds, f"Message {message.id} is still {message.status} after {elapsed:.0f} s")
         await anyio.sleep(min(next(delays), deadline - now))
         message = await read()
-    return Waited(message, final=True, seconds=clock() - started)
+    return Waited(message, final=True)
 
 
 async def get_message_waiting(ctx: Context[Runtime], message_id: int, wait_seconds: float) -> MessageResult:

@@ -32,11 +32,14 @@ from smsai_mcp.server.delivery import poll_delays
 from smsai_mcp.server.failures import failure_text
 from smsai_mcp.server.messages import is_final, message_uri, read_own_message
 
-__all__ = ["DeliveryWatch", "ListenAccess", "TenantBus"]
+__all__ = ["MAX_POLLED_PER_TENANT", "DeliveryWatch", "ListenAccess", "TenantBus", "TooManyFollowed"]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_URI_PREFIX = "sms://messages/"
+# Each message listened to costs its tenant one upstream read every few seconds: bound what a tenant may follow.
+MAX_MESSAGES_PER_LISTEN = 100
+MAX_POLLED_PER_TENANT = 200
 # The tenant whose listen request is being served: the bus files the stream's listener under it.
 _listening_tenant: ContextVar[str | None] = ContextVar("smsai_listening_tenant", default=None)
 
@@ -76,6 +79,10 @@ class TenantBus:
         await anyio.lowlevel.checkpoint()
 
 
+class TooManyFollowed(Exception):
+    """The listen would make its tenant follow more messages than a tenant may at once."""
+
+
 @dataclass(eq=False)
 class _Poll:
     listeners: int = 0
@@ -109,6 +116,14 @@ class DeliveryWatch:
     async def watching(self, tenant: str, read: ReadMessage, messages: Sequence[Message]) -> AsyncIterator[None]:
         """Poll each message not final yet while the caller's stream is open; join a poll another started."""
         joined: list[tuple[tuple[str, int], _Poll]] = []
+        new_polls = {m.id for m in messages if not is_final(m.status) and (tenant, m.id) not in self._polls}
+        polled = sum(1 for owner, _ in self._polls if owner == tenant)
+        if polled + len(new_polls) > MAX_POLLED_PER_TENANT:
+            raise TooManyFollowed(
+                f"Not listening: this tenant already follows {polled} messages not yet final, and at most "
+                f"{MAX_POLLED_PER_TENANT} are followed at once. Close a listen first, or wait for one message with "
+                "get_message's wait_seconds."
+            )
         for message in messages:
             if is_final(message.status) or self._tasks is None:
                 continue  # a final status never changes again: nothing to poll
@@ -162,6 +177,9 @@ class ListenAccess:
         if ctx.method != "subscriptions/listen":
             return await call_next(ctx)
         message_ids = _message_ids(ctx.params)
+        if len(message_ids) > MAX_MESSAGES_PER_LISTEN:
+            too_many = f"Not listening: one listen follows at most {MAX_MESSAGES_PER_LISTEN} messages; open another."
+            raise MCPError(INVALID_PARAMS, too_many)
         runtime = cast(Runtime, ctx.lifespan_context)
         try:
             caller = runtime.for_request()
@@ -177,8 +195,11 @@ class ListenAccess:
         try:
             if api is None:
                 return await call_next(ctx)
-            async with self._watch.watching(caller.name, api.get_message, messages):
-                return await call_next(ctx)
+            try:
+                async with self._watch.watching(caller.name, api.get_message, messages):
+                    return await call_next(ctx)
+            except TooManyFollowed as exc:  # raised on entering, before the stream opens
+                raise MCPError(INVALID_PARAMS, str(exc)) from None
         finally:
             _listening_tenant.reset(token)
 
