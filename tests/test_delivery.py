@@ -257,6 +257,20 @@ async def test_a_tenant_follows_a_bounded_number_of_messages(
     assert posts(sandbox) == 3
 
 
+async def test_an_update_reaches_only_the_listeners_of_the_tenant_whose_message_changed() -> None:
+    """Two accounts may each have a message 7: acme's update must not wake globex's listener on its own message 7."""
+    bus = listening.TenantBus()
+    heard: dict[str, list[object]] = {"acme": [], "globex": []}
+    for name, events in heard.items():
+        with listening.listening_as(name):
+            bus.subscribe(events.append)
+    update = ResourceUpdated(uri="sms://messages/7")
+    await bus.publish_to("acme", update)
+    assert heard == {"acme": [update], "globex": []}
+    await bus.publish(ResourceUpdated(uri="sms://messages/8"))  # the SDK's own events reach every listener
+    assert len(heard["acme"]) == len(heard["globex"]) + 1 == 2
+
+
 @pytest.mark.slow  # starts the HTTP service
 async def test_a_tenant_cannot_read_or_listen_to_another_tenants_message(
     sandbox: Sandbox, sandbox_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

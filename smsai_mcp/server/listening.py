@@ -12,8 +12,8 @@ Replicas need no shared bus: the replica that holds a listener's stream polls th
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,7 +32,7 @@ from smsai_mcp.server.delivery import poll_delays
 from smsai_mcp.server.failures import failure_text
 from smsai_mcp.server.messages import is_final, message_uri, read_own_message
 
-__all__ = ["MAX_POLLED_PER_TENANT", "DeliveryWatch", "ListenAccess", "TenantBus", "TooManyFollowed"]
+__all__ = ["MAX_POLLED_PER_TENANT", "DeliveryWatch", "ListenAccess", "TenantBus", "TooManyFollowed", "listening_as"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ MAX_POLLED_PER_TENANT = 200
 _listening_tenant: ContextVar[str | None] = ContextVar("smsai_listening_tenant", default=None)
 
 Listener = Callable[[ServerEvent], None]
+
+
+@contextmanager
+def listening_as(tenant: str | None) -> Iterator[None]:
+    """Streams opened inside this block (their bus listeners) belong to `tenant`."""
+    token = _listening_tenant.set(tenant)
+    try:
+        yield
+    finally:
+        _listening_tenant.reset(token)
+
+
 ReadMessage = Callable[[int], Awaitable[Message]]
 
 
@@ -191,8 +203,7 @@ class ListenAccess:
             raise MCPError(INVALID_PARAMS, f"Not listening: {exc}") from None
         except Exception as exc:
             raise MCPError(INTERNAL_ERROR, f"Not listening: {failure_text(exc, sending=False)}") from None
-        token = _listening_tenant.set(caller.name)
-        try:
+        with listening_as(caller.name):
             if api is None:
                 return await call_next(ctx)
             try:
@@ -200,8 +211,6 @@ class ListenAccess:
                     return await call_next(ctx)
             except TooManyFollowed as exc:  # raised on entering, before the stream opens
                 raise MCPError(INVALID_PARAMS, str(exc)) from None
-        finally:
-            _listening_tenant.reset(token)
 
 
 def _message_ids(params: Any) -> list[int]:
