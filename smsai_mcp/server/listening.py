@@ -109,11 +109,6 @@ class DeliveryWatch:
         self._polls: dict[tuple[str, int], _Poll] = {}
         self._tasks: anyio.abc.TaskGroup | None = None
 
-    @property
-    def polling(self) -> frozenset[tuple[str, int]]:
-        """The (tenant, message id) pairs polled now."""
-        return frozenset(self._polls)
-
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
