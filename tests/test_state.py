@@ -429,3 +429,16 @@ def test_a_ledger_reopened_after_a_kill_keeps_its_wal_while_other_processes_read
         server.kill()  # one that stalled; nothing once it has ended
     assert server.returncode == 0, f"the restarted server ended with {server.returncode} (-7: SIGBUS)"
     assert generation() == WRITES
+
+
+async def test_a_ledger_knows_only_the_messages_it_sent(open_store: StoreFactory) -> None:
+    """Tenants sharing one upstream account read only their own messages: the ledger says which are theirs."""
+    store, other = open_store(), open_store()
+    settled, released = attempt(body="settled"), attempt(body="released")
+    for a in (settled, released):
+        assert isinstance(await store.begin(begin_request(a), now=NOW), Begun)
+    await store.settle(settled.id, charged_micro=10_000, message_id=41, message_json='{"id": 41}')
+    await store.release(released.id)
+    assert await store.sent_message(41)
+    assert await other.sent_message(41)  # another process on the same ledger agrees
+    assert not await store.sent_message(42)

@@ -7,6 +7,9 @@ client and shapes what comes back. The layout:
     failures.py      the one place where failures become tool errors
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
+    messages.py      which messages a tenant may read; delivery.py waits for a final status (get_message)
+    resources.py     the resource template sms://messages/{id}
+    listening.py     subscriptions/listen on a message: access, one poll per message while someone listens
     arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
     asking.py        middleware: a client whose elicitation fails, or whose answer lapsed, gets a refusal that
                      says nothing was sent
@@ -16,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import httpx2
@@ -34,7 +37,9 @@ from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, ope
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
 from smsai_mcp.server.dependencies import can_elicit
+from smsai_mcp.server.listening import DeliveryWatch, ListenAccess, TenantBus
 from smsai_mcp.server.read_tools import add_read_tools
+from smsai_mcp.server.resources import add_message_resource
 from smsai_mcp.server.send_tool import Planned, add_send_tool
 from smsai_mcp.server.texts import INSTRUCTIONS
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
@@ -60,15 +65,23 @@ def build_server(
     `reconcile_every_seconds` let tests move time on and reconcile sooner."""
     served = tenants if tenants is not None else {DEFAULT_TENANT: Tenant(DEFAULT_TENANT, (), settings)}
 
-    def lifespan(_: MCPServer[Runtime]) -> AbstractAsyncContextManager[Runtime]:
-        return open_runtime(
-            served,
-            timeout_seconds=settings.timeout_seconds,
-            transport=transport,
-            live=live,
-            clock=clock,
-            reconcile_every_seconds=reconcile_every_seconds,
-        )
+    bus = TenantBus()
+    watch = DeliveryWatch(bus)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        async with (
+            open_runtime(
+                served,
+                timeout_seconds=settings.timeout_seconds,
+                transport=transport,
+                live=live,
+                clock=clock,
+                reconcile_every_seconds=reconcile_every_seconds,
+            ) as runtime,
+            watch.running(),
+        ):
+            yield runtime
 
     async def input_schemas() -> Mapping[str, dict[str, Any]]:
         return {tool.name: tool.input_schema for tool in await mcp.list_tools()}  # once the tools are added
@@ -83,7 +96,9 @@ def build_server(
         request_state_security=request_state_security,
         auth=auth,
         token_verifier=token_verifier,
+        subscriptions=bus,
         middleware=[
+            ListenAccess(watch),
             AskingFailures({"send_sms"}, _audit_failed_asking),
             ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
         ],
@@ -93,6 +108,7 @@ def build_server(
     if not all(tenant.settings.read_only for tenant in served.values()):
         add_send_tool(mcp)
     add_read_tools(mcp)
+    add_message_resource(mcp)
     return mcp
 
 

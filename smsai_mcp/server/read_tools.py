@@ -7,9 +7,9 @@ from decimal import Decimal
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
-from smsai_mcp.client.errors import NotFound
 from smsai_mcp.client.models import Country
-from smsai_mcp.runtime import Runtime, ToolRefusal
+from smsai_mcp.runtime import Runtime
+from smsai_mcp.server.delivery import get_message_waiting
 from smsai_mcp.server.dependencies import tenant
 from smsai_mcp.server.failures import tool_errors
 from smsai_mcp.server.results import (
@@ -34,6 +34,7 @@ from smsai_mcp.server.texts import (
     SenderArg,
     StatusArg,
     ToArg,
+    WaitSecondsArg,
 )
 from smsai_mcp.sms.money import usd_of_micro
 
@@ -75,14 +76,8 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
 
     @mcp.tool(name="get_message", title="Get a message", description=GET_MESSAGE_DESCRIPTION, annotations=READ_ONLY)
     @tool_errors(sending=False)
-    async def get_message(ctx: Context[Runtime], id: MessageIdArg) -> MessageResult:
-        api, _ = tenant(ctx).require_api()
-        try:
-            return MessageResult.of(await api.get_message(id))
-        except NotFound:
-            raise ToolRefusal(
-                f"There is no message with id {id} on this account. Use list_messages to find the id."
-            ) from None
+    async def get_message(ctx: Context[Runtime], id: MessageIdArg, wait_seconds: WaitSecondsArg = 0) -> MessageResult:
+        return await get_message_waiting(ctx, id, wait_seconds)
 
     @mcp.tool(name="list_messages", title="List messages", description=LIST_MESSAGES_DESCRIPTION, annotations=READ_ONLY)
     @tool_errors(sending=False)

@@ -15,6 +15,7 @@ __all__ = [
     "GET_MESSAGE_DESCRIPTION",
     "INSTRUCTIONS",
     "LIST_MESSAGES_DESCRIPTION",
+    "MESSAGE_RESOURCE_DESCRIPTION",
     "READ_ONLY",
     "SENDS",
     "SEND_DESCRIPTION",
@@ -27,6 +28,7 @@ __all__ = [
     "SenderArg",
     "StatusArg",
     "ToArg",
+    "WaitSecondsArg",
 ]
 
 INSTRUCTIONS = """\
@@ -106,7 +108,13 @@ Filter with query (a country code, name or dial code). Free; changes nothing."""
 
 GET_MESSAGE_DESCRIPTION = """\
 Look up one sent SMS by its id: recipient, status (sent, delivered or failed) and price. Free; changes nothing. \
-Use list_messages to find ids."""
+Use list_messages to find ids. To wait for delivery in one call, give wait_seconds: the server checks again \
+until the status is delivered or failed, or the time runs out; then the message comes back with the status it \
+still has (sent) and a wait_note saying it is not final yet."""
+
+MESSAGE_RESOURCE_DESCRIPTION = """\
+One sent SMS as JSON: id, recipient, status (sent, delivered or failed), price. Listen to this URI \
+(subscriptions/listen) to hear when its status changes."""
 
 LIST_MESSAGES_DESCRIPTION = """\
 List SMS sent from this account, newest first, a page at a time; filter by status (sent, delivered, failed). \
@@ -126,6 +134,15 @@ CountryQueryArg = Annotated[
 ]
 MessageIdArg = Annotated[
     int, Field(description="The message id that send_sms or list_messages gave.", ge=1, le=MAX_SAFE_INTEGER)
+]
+WaitSecondsArg = Annotated[
+    float,
+    Field(
+        description="Optional: how many seconds (0 to 120) to wait for the status to become delivered or failed. "
+        "0, the default, answers at once.",
+        ge=0,
+        le=120,
+    ),
 ]
 StatusArg = Annotated[
     Literal["sent", "delivered", "failed"] | None,

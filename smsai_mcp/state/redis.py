@@ -234,6 +234,10 @@ class RedisStore:
     async def claimed_message_ids(self) -> set[int]:
         return {int(member) for member in await self._redis.zrange(f"{self._prefix}claimed", 0, -1)}
 
+    @_reachable
+    async def sent_message(self, message_id: int) -> bool:
+        return await self._redis.zscore(f"{self._prefix}claimed", str(message_id)) is not None
+
     async def close(self) -> None:
         await self._redis.aclose()
 

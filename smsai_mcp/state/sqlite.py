@@ -234,6 +234,10 @@ class SqliteStore:
             lambda db: {row[0] for row in db.execute("SELECT message_id FROM attempts WHERE message_id IS NOT NULL")}
         )
 
+    async def sent_message(self, message_id: int) -> bool:
+        query = "SELECT 1 FROM attempts WHERE message_id = ? LIMIT 1"
+        return await self._run(lambda db: db.execute(query, (message_id,)).fetchone() is not None)
+
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         return await produce()
 

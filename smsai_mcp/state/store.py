@@ -194,6 +194,9 @@ class StateStore(Protocol):
     async def claimed_message_ids(self) -> set[int]:
         """Message ids already matched to an attempt, so one message never settles two."""
 
+    async def sent_message(self, message_id: int) -> bool:
+        """Whether this ledger sent the message `message_id` (an indexed read: whose message a tenant may read)."""
+
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         """A value every process sharing this store may reuse for `ttl_seconds` (the price list): Redis keeps
         it for all replicas; SQLite, whose processes share one machine, just produces it."""
