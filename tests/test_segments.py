@@ -170,7 +170,9 @@ def test_split_parts_rebuild_the_text_and_match_the_count(text: str) -> None:
     assert len(parts) == result.segments
     single, multi = limits(result)
     for part in parts:
-        units = len(part.encode("utf-16-le")) // 2 if result.encoding == "UCS-2" else len(part) + sum(
-            part.count(c) for c in GSM7_EXTENSION
+        units = (
+            len(part.encode("utf-16-le")) // 2
+            if result.encoding == "UCS-2"
+            else len(part) + sum(part.count(c) for c in GSM7_EXTENSION)
         )
         assert units <= (single if len(parts) == 1 else multi)
