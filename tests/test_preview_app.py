@@ -122,3 +122,11 @@ async def test_the_client_is_told_the_server_serves_mcp_apps(plain_settings: Set
     assert capabilities is not None
     assert capabilities.extensions is not None
     assert "io.modelcontextprotocol/ui" in capabilities.extensions
+
+
+def test_readme_shows_a_small_screenshot_of_the_preview() -> None:
+    root = Path(__file__).resolve().parent.parent
+    png = root / "docs" / "preview.png"
+    assert "](docs/preview.png)" in (root / "README.md").read_text(encoding="utf-8")
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert png.stat().st_size < 150_000

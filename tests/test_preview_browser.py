@@ -308,6 +308,7 @@ async def test_a_refusal_shows_its_own_words_that_nothing_was_sent(
     shown = await frame.locator("[data-error]").inner_text()
     assert shown == text_of(result)
     assert shown.startswith("Nothing was sent")
+    assert await frame.locator(".badge").inner_text() == "Nothing sent"
     assert await frame.locator(".bubble").count() == 0
     assert posts(sandbox) == 0
 
