@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp.types import CallToolResult
 
@@ -123,7 +124,10 @@ class Browser:
 async def launched() -> AsyncIterator[Any]:
     """One Chromium for the module (starting it takes seconds); each test gets a fresh context of its own."""
     async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        # A sandboxed frame in a process of its own escapes Playwright's request routing; keep it in the page's.
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--disable-features=IsolateSandboxedIframes"]
+        )
         try:
             yield browser
         finally:
@@ -311,6 +315,27 @@ async def test_a_refusal_shows_its_own_words_that_nothing_was_sent(
     assert await frame.locator(".badge").inner_text() == "Nothing sent"
     assert await frame.locator(".bubble").count() == 0
     assert posts(sandbox) == 0
+
+
+async def test_the_harness_notices_a_page_that_loads_from_the_network_or_throws(browser: Browser) -> None:
+    """The two checks every render passes are not vacuous: a page that fetches or throws is caught."""
+    leaky = preview_html().replace(
+        "</body>", '<img src="http://example.invalid/x.png"><script>nosuch()</script></body>'
+    )
+    await browser.page.set_content(HOST_PAGE)
+    result = {"content": [{"type": "text", "text": "Nothing was sent."}], "isError": True}
+    await browser.page.evaluate(
+        "([config, html]) => window.startHost(config, html)",
+        [{"arguments": {}, "result": result, "balance": None, "theme": "light"}, leaky],
+    )
+    await browser.page.frame_locator("#app").locator("body[data-state=rendered]").wait_for(timeout=10_000)
+    with anyio.move_on_after(10):
+        while not (browser.requests and browser.errors):
+            await anyio.sleep(0.05)
+    assert browser.requests == ["http://example.invalid/x.png"]
+    assert any("nosuch" in error for error in browser.errors), browser.errors
+    browser.requests.clear()
+    browser.errors.clear()
 
 
 TRICKY_TEXTS = [
