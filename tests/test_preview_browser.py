@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp.types import CallToolResult
 
@@ -24,7 +23,7 @@ from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.server.app import preview_html
 from smsai_mcp.sms.segments import count_segments, split_segments
 from tests.conftest import posts, text_of
-from tests.guard_helpers import CA, GB, PREMIUM, US, connect
+from tests.guard_helpers import CA, GB, PREMIUM, US, connect, until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 try:
@@ -329,9 +328,7 @@ async def test_the_harness_notices_a_page_that_loads_from_the_network_or_throws(
         [{"arguments": {}, "result": result, "balance": None, "theme": "light"}, leaky],
     )
     await browser.page.frame_locator("#app").locator("body[data-state=rendered]").wait_for(timeout=10_000)
-    with anyio.move_on_after(10):
-        while not (browser.requests and browser.errors):
-            await anyio.sleep(0.05)
+    await until(lambda: bool(browser.requests and browser.errors))
     assert browser.requests == ["http://example.invalid/x.png"]
     assert any("nosuch" in error for error in browser.errors), browser.errors
     browser.requests.clear()
