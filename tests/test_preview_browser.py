@@ -51,13 +51,14 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / ".artifacts" / "preview"
 HOST_PAGE = """<!doctype html><html><body style="margin:0;background:#e5e7eb">
 <iframe id="app" sandbox="allow-scripts" style="border:0;width:720px;height:400px;display:block"></iframe>
 <script>
-window.hostLog = { toolCalls: [], sizes: [], initialized: false, unknown: [] };
+window.hostLog = { toolCalls: [], sizes: [], initialized: false, unknown: [], methods: [] };
 window.startHost = (config, html) => {
   const frame = document.getElementById("app");
   const send = (message) => frame.contentWindow.postMessage({ jsonrpc: "2.0", ...message }, "*");
   window.addEventListener("message", (event) => {
     if (event.source !== frame.contentWindow) return;
     const m = event.data;
+    window.hostLog.methods.push(m.method);
     if (m.method === "ui/initialize") {
       send({ id: m.id, result: { protocolVersion: m.params.protocolVersion,
         hostInfo: { name: "test-host", version: "1" }, hostCapabilities: config.balance ? { serverTools: {} } : {},
@@ -110,6 +111,7 @@ class Browser:
         await self.page.locator("#app").screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         log = await self.page.evaluate("() => window.hostLog")
         assert log["initialized"], "the app finished the ui/initialize handshake"
+        assert log["methods"][:2] == ["ui/initialize", "ui/notifications/initialized"], log["methods"]
         assert set(log["toolCalls"]) <= {"check_balance"}, "the app calls no tool that sends or confirms"
         assert log["unknown"] == [], log["unknown"]
         return frame
