@@ -109,6 +109,7 @@ def test_wheel_holds_the_package_and_its_metadata(dist: Dist) -> None:
     assert "smsai_mcp/__main__.py" in names
     assert "smsai_mcp/py.typed" in names, "the package says it is typed"
     assert any(name.startswith("smsai_mcp/sandbox/") for name in names), "--sandbox needs the sandbox"
+    assert "smsai_mcp/server/preview/message-preview.html" in names, "the preview app serves this page"
     assert not [name for name in names if name.startswith(("tests/", "manifests/", "scripts/"))]
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert metadata["Name"] == "smsai-mcp"

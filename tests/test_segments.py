@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsai_mcp.sms.segments import GSM7_BASIC, GSM7_EXTENSION, SegmentCount, count_segments
+from smsai_mcp.sms.segments import GSM7_BASIC, GSM7_EXTENSION, SegmentCount, count_segments, split_segments
 
 EURO = "€"
 SNOWMAN = "☃"  # U+2603: in the BMP, not in GSM, one UTF-16 unit
@@ -159,3 +159,20 @@ def test_non_gsm_characters_are_distinct_and_in_first_appearance_order(text: str
 @given(st.one_of(gsm_texts, any_texts), st.one_of(st.sampled_from(GSM_ALPHABET), any_chars))
 def test_appending_a_character_never_lowers_the_part_count(text: str, char: str) -> None:
     assert count_segments(text + char).segments >= count_segments(text).segments
+
+
+@given(st.one_of(gsm_texts, any_texts))
+def test_split_parts_rebuild_the_text_and_match_the_count(text: str) -> None:
+    """The boundaries the preview app draws: as many parts as billed, each within a part's units, no pair cut."""
+    parts = split_segments(text)
+    result = count_segments(text)
+    assert "".join(parts) == text
+    assert len(parts) == result.segments
+    single, multi = limits(result)
+    for part in parts:
+        units = (
+            len(part.encode("utf-16-le")) // 2
+            if result.encoding == "UCS-2"
+            else len(part) + sum(part.count(c) for c in GSM7_EXTENSION)
+        )
+        assert units <= (single if len(parts) == 1 else multi)

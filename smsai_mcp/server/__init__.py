@@ -10,6 +10,8 @@ client and shapes what comes back. The layout:
     messages.py      which messages a tenant may read; delivery.py waits for a final status (get_message)
     resources.py     the resource template sms://messages/{id}
     listening.py     subscriptions/listen on a message: access, one poll per message while someone listens
+    app.py           the preview app: the page that shows an estimate, a send or a batch (MCP Apps)
+    icons.py         the server's and each tool's icon
     arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
     asking.py        middleware: a client whose elicitation fails, or whose answer lapsed, gets a refusal that
                      says nothing was sent
@@ -27,6 +29,7 @@ import httpx2
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.request_state import RequestStateSecurity
 
@@ -34,9 +37,11 @@ from smsai_mcp import __version__
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.refusal import NOTHING_SENT
 from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, open_runtime
+from smsai_mcp.server.app import preview_app
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
 from smsai_mcp.server.dependencies import can_elicit
+from smsai_mcp.server.icons import SERVER_ICONS
 from smsai_mcp.server.listening import DeliveryWatch, ListenAccess, TenantBus
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.resources import add_message_resource
@@ -46,6 +51,10 @@ from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
 __all__ = ["build_server", "can_elicit"]
+
+# What a process lists changes only when it restarts; a 2026-07-28 client may reuse it for an hour. Private, as
+# some lists are built per tenant. (Tool results, list_countries' included, carry no cache hints in that revision.)
+_LISTED_FOR_AN_HOUR = CacheHint(ttl_ms=3_600_000, scope="private")
 
 
 def build_server(
@@ -92,6 +101,14 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS,
         website_url="https://www.smsforai.com",
+        icons=SERVER_ICONS,
+        extensions=[preview_app()],
+        cache_hints={
+            "tools/list": _LISTED_FOR_AN_HOUR,
+            "resources/list": _LISTED_FOR_AN_HOUR,
+            "resources/templates/list": _LISTED_FOR_AN_HOUR,
+            "server/discover": _LISTED_FOR_AN_HOUR,
+        },
         lifespan=lifespan,
         request_state_security=request_state_security,
         auth=auth,

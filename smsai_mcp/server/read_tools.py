@@ -9,9 +9,11 @@ from mcp.server.mcpserver import Context
 
 from smsai_mcp.client.models import Country
 from smsai_mcp.runtime import Runtime
+from smsai_mcp.server.app import preview_meta
 from smsai_mcp.server.delivery import get_message_waiting
 from smsai_mcp.server.dependencies import tenant
 from smsai_mcp.server.failures import tool_errors
+from smsai_mcp.server.icons import tool_icons
 from smsai_mcp.server.results import (
     BalanceResult,
     CountriesResult,
@@ -42,14 +44,27 @@ __all__ = ["add_read_tools"]
 
 
 def add_read_tools(mcp: MCPServer[Runtime]) -> None:
-    @mcp.tool(name="estimate_sms", title="Estimate an SMS", description=ESTIMATE_DESCRIPTION, annotations=READ_ONLY)
+    @mcp.tool(
+        name="estimate_sms",
+        title="Estimate an SMS",
+        description=ESTIMATE_DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=tool_icons("estimate_sms"),
+        meta=preview_meta(),
+    )
     @tool_errors(sending=False)
     async def estimate_sms(
         ctx: Context[Runtime], to: ToArg, body: BodyArg, sender_id: SenderArg = None
     ) -> EstimateResult:
         return EstimateResult.of(await tenant(ctx).require_guard().estimate(to, body, sender_id))
 
-    @mcp.tool(name="check_balance", title="Check balance", description=BALANCE_DESCRIPTION, annotations=READ_ONLY)
+    @mcp.tool(
+        name="check_balance",
+        title="Check balance",
+        description=BALANCE_DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=tool_icons("check_balance"),
+    )
     @tool_errors(sending=False)
     async def check_balance(ctx: Context[Runtime]) -> BalanceResult:
         runtime = tenant(ctx)
@@ -65,7 +80,13 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
             max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
         )
 
-    @mcp.tool(name="list_countries", title="List countries", description=COUNTRIES_DESCRIPTION, annotations=READ_ONLY)
+    @mcp.tool(
+        name="list_countries",
+        title="List countries",
+        description=COUNTRIES_DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=tool_icons("list_countries"),
+    )
     @tool_errors(sending=False)
     async def list_countries(ctx: Context[Runtime], query: CountryQueryArg = None) -> CountriesResult:
         _, prices = tenant(ctx).require_api()
@@ -74,12 +95,24 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
             countries = [c for c in countries if _country_matches(c, query.strip().lower())]
         return CountriesResult(countries=[CountryResult.of(c) for c in countries])
 
-    @mcp.tool(name="get_message", title="Get a message", description=GET_MESSAGE_DESCRIPTION, annotations=READ_ONLY)
+    @mcp.tool(
+        name="get_message",
+        title="Get a message",
+        description=GET_MESSAGE_DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=tool_icons("get_message"),
+    )
     @tool_errors(sending=False)
     async def get_message(ctx: Context[Runtime], id: MessageIdArg, wait_seconds: WaitSecondsArg = 0) -> MessageResult:
         return await get_message_waiting(ctx, id, wait_seconds)
 
-    @mcp.tool(name="list_messages", title="List messages", description=LIST_MESSAGES_DESCRIPTION, annotations=READ_ONLY)
+    @mcp.tool(
+        name="list_messages",
+        title="List messages",
+        description=LIST_MESSAGES_DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=tool_icons("list_messages"),
+    )
     @tool_errors(sending=False)
     async def list_messages(ctx: Context[Runtime], status: StatusArg = None, page: PageArg = None) -> MessagesResult:
         api, _ = tenant(ctx).require_api()

@@ -20,9 +20,11 @@ from pydantic import BaseModel, Field
 from smsai_mcp.guard.confirm import Asked, asks_a_person
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
 from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, Runtime, ToolRefusal
+from smsai_mcp.server.app import preview_meta
 from smsai_mcp.server.asking import about_to_ask, body_runs, planned
 from smsai_mcp.server.dependencies import can_elicit, tenant
 from smsai_mcp.server.failures import READ_ONLY_REFUSAL, tool_errors
+from smsai_mcp.server.icons import tool_icons
 from smsai_mcp.server.results import SendResult
 from smsai_mcp.server.texts import (
     SEND_DESCRIPTION,
@@ -100,7 +102,14 @@ def what_was_asked(ctx: Context[Runtime], confirmation: ElicitationResult[Confir
 
 
 def add_send_tool(mcp: MCPServer[Runtime]) -> None:
-    @mcp.tool(name="send_sms", title="Send an SMS", description=SEND_DESCRIPTION, annotations=SENDS)
+    @mcp.tool(
+        name="send_sms",
+        title="Send an SMS",
+        description=SEND_DESCRIPTION,
+        annotations=SENDS,
+        icons=tool_icons("send_sms"),
+        meta=preview_meta(),
+    )
     @tool_errors(sending=True)
     async def send_sms(
         ctx: Context[Runtime],

@@ -57,3 +57,22 @@ def _pack(costs: list[int], capacity: int) -> int:
             parts, used = parts + 1, 0
         used += cost
     return parts
+
+
+def split_segments(text: str) -> list[str]:
+    """The text of each part, cut where a carrier cuts it (the preview app draws these boundaries)."""
+    counted = count_segments(text)
+    if counted.segments == 1:
+        return [text]
+    ucs2 = counted.encoding == "UCS-2"
+    capacity = UCS2_MULTIPART_UNITS if ucs2 else GSM7_MULTIPART_SEPTETS
+    parts: list[str] = []
+    start, used = 0, 0
+    for index, character in enumerate(text):
+        cost = (2 if ord(character) > 0xFFFF else 1) if ucs2 else (2 if character in GSM7_EXTENSION else 1)
+        if used + cost > capacity:
+            parts.append(text[start:index])
+            start, used = index, 0
+        used += cost
+    parts.append(text[start:])
+    return parts
