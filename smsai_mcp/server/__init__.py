@@ -6,6 +6,7 @@ client and shapes what comes back. The layout:
     dependencies.py  a tool's tenant runtime, and whether its client can ask a person
     failures.py      the one place where failures become tool errors
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
+    opt_out_tools.py add_opt_out, list_opt_outs, remove_opt_out: the do-not-text list (removal asks a person)
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
     arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
     asking.py        middleware: a client whose elicitation fails, or whose answer lapsed, gets a refusal that
@@ -34,6 +35,7 @@ from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, ope
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
 from smsai_mcp.server.dependencies import can_elicit
+from smsai_mcp.server.opt_out_tools import add_opt_out_tools
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.send_tool import Planned, add_send_tool
 from smsai_mcp.server.texts import INSTRUCTIONS
@@ -93,6 +95,7 @@ def build_server(
     if not all(tenant.settings.read_only for tenant in served.values()):
         add_send_tool(mcp)
     add_read_tools(mcp)
+    add_opt_out_tools(mcp)  # offered when read-only too: they send nothing, and a removal needs a person
     return mcp
 
 

@@ -54,8 +54,6 @@ _OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
 _IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
 
 
-
-
 class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
     """Works on any redis-py asyncio client; `prefix` keeps tenants apart."""
 

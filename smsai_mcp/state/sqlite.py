@@ -19,9 +19,9 @@ from typing import TypeVar
 import anyio.to_thread
 
 from smsai_mcp.state import sqlite_queries as queries
+from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.sqlite_lists import SCHEMA as LISTS_SCHEMA
 from smsai_mcp.state.sqlite_lists import SqliteLists
-from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     IDEMPOTENCY_SECONDS,
