@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import ElicitRequestParams, ElicitResult
+from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
 from smsai_mcp.runtime import open_store
 from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.server import build_server
 from smsai_mcp.state.store import StateStore
 from tests.clock import FakeClock
 from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
@@ -269,3 +270,20 @@ async def test_two_replicas_on_redis_share_the_pause_and_the_opt_outs(
     finally:
         await operator.close()
     assert posts(sandbox) == 1
+
+
+async def _handler_that_answers_an_error(context: Any, params: Any) -> ErrorData:
+    return ErrorData(code=-32603, message="the host's dialog crashed")
+
+
+async def test_a_removal_whose_elicitation_fails_is_a_tool_error_and_keeps_the_number(settings: Settings) -> None:
+    """2025-11-25: the server's elicitation/create comes back as a JSON-RPC error; a tool error, not a protocol one."""
+    async with Client(
+        build_server(settings), mode="legacy", elicitation_callback=_handler_that_answers_an_error
+    ) as client:
+        await tool(client, "add_opt_out", {"to": US})
+        result = await client.call_tool("remove_opt_out", {"to": US})
+        assert (await tool(client, "list_opt_outs", {}))["total"] == 1
+    assert result.is_error
+    assert text_of(result).startswith("Nothing was removed: the MCP client could not get the person's answer")
+    assert "dialog crashed" not in text_of(result)

@@ -35,7 +35,7 @@ from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, ope
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
 from smsai_mcp.server.dependencies import can_elicit
-from smsai_mcp.server.opt_out_tools import add_opt_out_tools
+from smsai_mcp.server.opt_out_tools import REMOVAL_ASK_FAILED, add_opt_out_tools
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.send_tool import Planned, add_send_tool
 from smsai_mcp.server.texts import INSTRUCTIONS
@@ -87,6 +87,7 @@ def build_server(
         token_verifier=token_verifier,
         middleware=[
             AskingFailures({"send_sms"}, _audit_failed_asking),
+            AskingFailures({"remove_opt_out"}, _nothing_to_audit, text=REMOVAL_ASK_FAILED),
             ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
         ],
     )
@@ -97,6 +98,12 @@ def build_server(
     add_read_tools(mcp)
     add_opt_out_tools(mcp)  # offered when read-only too: they send nothing, and a removal needs a person
     return mcp
+
+
+async def _nothing_to_audit(
+    ctx: ServerRequestContext[Any, Any], arguments: Mapping[str, Any], progress: CallProgress
+) -> None:
+    """A removal that was not answered changed nothing: the audit log records changes only."""
 
 
 async def _audit_failed_asking(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsai_mcp.guard.refusal import utc_time
 from smsai_mcp.runtime import Runtime, ToolRefusal
+from smsai_mcp.server.asking import about_to_ask, body_runs
 from smsai_mcp.server.dependencies import can_elicit, tenant
 from smsai_mcp.server.failures import tool_errors
 from smsai_mcp.server.texts import (
@@ -36,9 +37,22 @@ from smsai_mcp.server.texts import (
 from smsai_mcp.sms.phone import PhoneNumber, parse_e164
 from smsai_mcp.state.store import OptOut
 
-__all__ = ["OptOutAdded", "OptOutEntry", "OptOutRemoved", "OptOutsPage", "RemoveForm", "add_opt_out_tools"]
+__all__ = [
+    "REMOVAL_ASK_FAILED",
+    "OptOutAdded",
+    "OptOutEntry",
+    "OptOutRemoved",
+    "OptOutsPage",
+    "RemoveForm",
+    "add_opt_out_tools",
+]
 
 NOTHING_REMOVED = "Nothing was removed: "
+REMOVAL_ASK_FAILED = (
+    NOTHING_REMOVED + "the MCP client could not get the person's answer (its elicitation failed, or it sent back an "
+    "answer that could not be read), so the number stays on the do-not-text list. Call remove_opt_out again to ask "
+    "once more, or a person can run `smsai-mcp opt-outs remove NUMBER`."
+)
 
 
 class _Result(BaseModel):
@@ -120,6 +134,7 @@ async def ask_removal(
         f"It has been on the list since {utc_time(plan.entry.since)}: someone asked not to be texted.\n"
         "Once it is off, the agent may text this number again."
     )
+    about_to_ask()
     return Elicit(question, RemoveForm)
 
 
@@ -165,6 +180,7 @@ def add_opt_out_tools(mcp: MCPServer[Runtime]) -> None:
         plan: Annotated[RemovalPlan, Resolve(plan_removal)],
         answer: Annotated[ElicitationResult[RemoveForm], Resolve(ask_removal)],
     ) -> OptOutRemoved:
+        body_runs()
         if plan.refusal is not None:
             raise plan.refusal
         assert plan.number is not None
