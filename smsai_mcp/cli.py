@@ -54,6 +54,9 @@ def _add_list_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPars
     resume = commands.add_parser("resume", help="lift the pause")
     for action in (listing, add, remove, pause, resume):
         action.add_argument("--tenant", metavar="NAME", help="the tenant whose state, with SMSAI_TENANTS_FILE")
+        action.add_argument(
+            "--sandbox", action="store_true", default=argparse.SUPPRESS, help="the state of `smsai-mcp --sandbox`"
+        )
 
 
 def _add_attempts_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.attempts_command == "resolve":
                 verdict = Verdict(args.attempt_id, None if args.not_sent else args.sent)
             return run_attempts(args.attempts_command, verdict, tenant=args.tenant, settings=settings)
+        if args.command in ("opt-outs", "pause", "resume") and args.sandbox:
+            from smsai_mcp.runtime import sandbox_settings
+
+            settings = sandbox_settings(settings)  # a sandbox server keeps its state apart from the real account's
         if args.command == "opt-outs":
             from smsai_mcp.opt_outs_cli import OptOutCommand, run_opt_outs
 

@@ -14,7 +14,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
-from tests.conftest import posts
+from tests.conftest import posts, text_of
 from tests.guard_helpers import GB, US, US_MASKED, assert_nothing_sent, send, sent, structured, upstream_env
 from tests.processes import SERVER, server_env
 from tests.test_state import REDIS_URL, redis_available
@@ -146,3 +146,16 @@ async def test_a_tenant_paused_on_redis_stays_paused_for_its_replicas_only(
     assert command(env, "resume", "--tenant", tenant).returncode == 0
     listed = command(env, "opt-outs", "list", "--tenant", tenant)
     assert US in listed.stdout
+
+
+async def test_pause_with_sandbox_stops_a_sandbox_server_on_the_same_state_directory(tmp_path: Path) -> None:
+    env = server_env({"SMSAI_STATE_DIR": str(tmp_path / "state"), "SMSAI_CONFIRM": "off"})
+    params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], "--sandbox"], env=env)
+    with (tmp_path / "server.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+            assert command(env, "pause", "--sandbox", "--reason", "sandbox drill").returncode == 0
+            result = await send(client, body="Sandbox hello")
+            assert result.is_error
+            assert "sandbox drill" in text_of(result)
+            assert command(env, "resume", "--sandbox").returncode == 0
+            sent(await send(client, body="Sandbox hello"))
