@@ -9,44 +9,43 @@ Both go to the audit log. Exit codes: 0 done, 1 no such open attempt, 2 bad usag
 from __future__ import annotations
 
 import math
-import os
-import sqlite3
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TextIO
 
 import anyio
-from redis.exceptions import RedisError
 
 from smsai_mcp.client.api import SmsApi, create_http_client
 from smsai_mcp.client.errors import ApiError, NotFound
 from smsai_mcp.client.models import Message
-from smsai_mcp.config import ConfigError, Settings
+from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, body_sha256, owner_may_run
 from smsai_mcp.guard.stages import from_another_sender
 from smsai_mcp.runtime import open_store
-from smsai_mcp.service.access import load_tenants
 from smsai_mcp.sms.money import micro, usd_of_micro
 from smsai_mcp.sms.phone import mask_number, same_number
-from smsai_mcp.state.store import Attempt, StateStore, StoreUnavailable
-from smsai_mcp.tenants import DEFAULT_TENANT
+from smsai_mcp.state.store import Attempt, StateStore
+from smsai_mcp.tenant_commands import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    audit_log,
+    run_command,
+    tenant_settings,
+)
 
 __all__ = ["EXIT_NO_SUCH_ATTEMPT", "EXIT_OK", "EXIT_USAGE", "Verdict", "run_attempts"]
 
-EXIT_OK, EXIT_NO_SUCH_ATTEMPT, EXIT_USAGE = 0, 1, 2
+EXIT_NO_SUCH_ATTEMPT = EXIT_NOT_FOUND
 _SHORTEST_PREFIX = 6  # an id may be given by a unique start this long, as `list` shows it whole
 # The server that made a send may have a longer SMSAI_TIMEOUT_SECONDS (at most 600) than this command sees.
 _LONGEST_SEND_SECONDS = 600 + IN_FLIGHT_MARGIN_SECONDS
-
-
-class UsageError(Exception):
-    """Bad usage or configuration: exit 2 with this sentence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +66,15 @@ def run_attempts(
     out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
-    try:
-        name, settings = _tenant_settings(settings, tenant, os.environ if environ is None else environ)
+
+    def work() -> int:
+        name, tenant_config = tenant_settings(settings, tenant, environ)
         if command == "list":
-            return anyio.run(_list, name, settings, out)
+            return anyio.run(_list, name, tenant_config, out)
         assert verdict is not None
-        return anyio.run(_resolve, name, settings, verdict, out)
-    except (UsageError, ConfigError) as exc:
-        sys.stderr.write(f"smsai-mcp attempts: {exc}\n")
-        return EXIT_USAGE
-    except (OSError, sqlite3.Error, RedisError, StoreUnavailable) as exc:  # one line for a person, not a traceback
-        sys.stderr.write(f"smsai-mcp attempts: the state store cannot be used: {type(exc).__name__}: {exc}\n")
-        return EXIT_USAGE
+        return anyio.run(_resolve, name, tenant_config, verdict, out)
 
-
-def _tenant_settings(settings: Settings, tenant: str | None, environ: Mapping[str, str]) -> tuple[str, Settings]:
-    """The tenant's name and settings: its own ledger with a tenants file, the process's without one."""
-    tenants_file = environ.get("SMSAI_TENANTS_FILE", "").strip()
-    if not tenants_file:
-        if tenant not in (None, DEFAULT_TENANT):
-            raise UsageError("--tenant needs SMSAI_TENANTS_FILE, the file that names the tenants.")
-        return DEFAULT_TENANT, settings
-    tenants = load_tenants(Path(tenants_file).expanduser(), environ)
-    if tenant is None or tenant not in tenants:
-        known = ", ".join(sorted(tenants))
-        asked = "name one with --tenant NAME" if tenant is None else f"there is no tenant {tenant!r} in it"
-        raise UsageError(f"SMSAI_TENANTS_FILE is set, so {asked} (its tenants: {known}).")
-    return tenant, tenants[tenant].settings
+    return run_command("attempts", work)
 
 
 async def _list(tenant: str, settings: Settings, out: TextIO) -> int:
@@ -159,7 +140,7 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
                 f"send {attempt.id} may still be in flight: the smsai-mcp process that made it may still be running "
                 "(here, or on another machine sharing the state). Wait for it to finish, then look again."
             )
-        audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
+        audit = audit_log(settings)
         if verdict.message_id is None:
             if not await store.release(attempt.id):
                 return _settled_meanwhile(attempt)

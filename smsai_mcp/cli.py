@@ -1,4 +1,5 @@
-"""The command line: serve MCP (stdio or HTTP), run the sandbox alone, check the setup, or settle sends."""
+"""The command line: serve MCP (stdio or HTTP), run the sandbox alone, check the setup, settle sends, keep the
+do-not-text list, or pause and resume sending."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sandbox", action="store_true", help="use the embedded sandbox instead of the real API: no token, no cost"
     )
-    commands = parser.add_subparsers(dest="command", metavar="{sandbox,doctor,attempts}")
+    commands = parser.add_subparsers(dest="command", metavar="{sandbox,doctor,attempts,opt-outs,pause,resume}")
     sandbox = commands.add_parser("sandbox", help="serve the sandbox alone over HTTP at /api/v1")
     sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
@@ -35,7 +36,27 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", default=argparse.SUPPRESS, help="check against the embedded sandbox"
     )
     _add_attempts_parser(commands)
+    _add_list_parsers(commands)
     return parser
+
+
+def _add_list_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    opt_outs = commands.add_parser("opt-outs", help="the do-not-text list: numbers that are never texted")
+    actions = opt_outs.add_subparsers(dest="opt_outs_command", metavar="{list,add,remove}", required=True)
+    listing = actions.add_parser("list", help="show every number on the list, since when, and its note")
+    add = actions.add_parser("add", help="put a number on the list (someone asked not to be texted)")
+    add.add_argument("number", metavar="NUMBER", help="the number in E.164 form, e.g. +14155550123")
+    add.add_argument("--note", metavar="TEXT", help="why, up to 200 characters (e.g. replied STOP)")
+    remove = actions.add_parser("remove", help="take a number off the list: it may be texted again")
+    remove.add_argument("number", metavar="NUMBER", help="the number in E.164 form")
+    pause = commands.add_parser("pause", help="stop every send of every process sharing the state, at once")
+    pause.add_argument("--reason", metavar="TEXT", help="why: every refused send says it")
+    resume = commands.add_parser("resume", help="lift the pause")
+    for action in (listing, add, remove, pause, resume):
+        action.add_argument("--tenant", metavar="NAME", help="the tenant whose state, with SMSAI_TENANTS_FILE")
+        action.add_argument(
+            "--sandbox", action="store_true", default=argparse.SUPPRESS, help="the state of `smsai-mcp --sandbox`"
+        )
 
 
 def _add_attempts_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,6 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.attempts_command == "resolve":
                 verdict = Verdict(args.attempt_id, None if args.not_sent else args.sent)
             return run_attempts(args.attempts_command, verdict, tenant=args.tenant, settings=settings)
+        if args.command in ("opt-outs", "pause", "resume") and args.sandbox:
+            from smsai_mcp.runtime import sandbox_settings
+
+            settings = sandbox_settings(settings)  # a sandbox server keeps its state apart from the real account's
+        if args.command == "opt-outs":
+            from smsai_mcp.opt_outs_cli import OptOutCommand, run_opt_outs
+
+            command = OptOutCommand(args.opt_outs_command, getattr(args, "number", None), getattr(args, "note", None))
+            return run_opt_outs(command, tenant=args.tenant, settings=settings)
+        if args.command in ("pause", "resume"):
+            from smsai_mcp.pause_cli import run_pause, run_resume
+
+            if args.command == "pause":
+                return run_pause(args.reason, tenant=args.tenant, settings=settings)
+            return run_resume(tenant=args.tenant, settings=settings)
         from smsai_mcp.serve import serve_mcp
 
         return serve_mcp(settings, transport=args.transport, host=args.host, port=args.port, sandbox=args.sandbox)

@@ -10,6 +10,7 @@ def test_pipeline_lists_the_steps_in_the_contracts_order() -> None:
         "content_checks",  # right after input validation (prepare), before anything else reads the text
         "replay_under_key",  # a known key answers first, whatever the limits say now
         "still_unknown",
+        "opted_out",  # the first destination-policy step (the pause runs before input validation)
         "blocked_countries",
         "allowed_countries",
         "allowed_recipients",

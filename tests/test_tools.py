@@ -17,7 +17,8 @@ from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
 
 pytestmark = pytest.mark.anyio
 
-READ_TOOLS = {"estimate_sms", "check_balance", "list_countries", "get_message", "list_messages"}
+READ_TOOLS = {"estimate_sms", "check_balance", "list_countries", "get_message", "list_messages", "list_opt_outs"}
+OPT_OUT_WRITERS = {"add_opt_out", "remove_opt_out"}  # offered when read-only too: they send nothing
 
 
 @pytest.fixture(params=ERAS)
@@ -40,9 +41,9 @@ async def call_ok(client: Client, name: str, arguments: dict[str, Any] | None = 
     return assert_matches_output_schema((await tools_by_name(client))[name], result)
 
 
-async def test_lists_the_six_tools_with_schemas_and_annotations(client: Client) -> None:
+async def test_lists_the_contract_tools_with_schemas_and_annotations(client: Client) -> None:
     tools = await tools_by_name(client)
-    assert set(tools) == READ_TOOLS | {"send_sms"}
+    assert set(tools) == READ_TOOLS | OPT_OUT_WRITERS | {"send_sms"}
     for name, tool in tools.items():
         assert tool.description, name
         assert tool.output_schema is not None, name
@@ -231,7 +232,7 @@ async def test_invalid_read_arguments_are_refused_in_a_sentence(
 
 async def test_read_only_mode_does_not_offer_send_sms(settings: Settings, era: str) -> None:
     async with Client(build_server(settings.model_copy(update={"read_only": True})), mode=era) as client:
-        assert set(await tools_by_name(client)) == READ_TOOLS
+        assert set(await tools_by_name(client)) == READ_TOOLS | OPT_OUT_WRITERS
 
 
 async def test_without_a_token_every_tool_says_how_to_set_one(settings: Settings, era: str, sandbox: Sandbox) -> None:

@@ -34,7 +34,19 @@ REGENERATE = "SMSAI_UPDATE_GOLDEN=1 pytest tests/test_tools_golden.py"
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_DESCRIPTION_CHARS = 1024
 MAX_DESCRIPTION_LINES = 6
-TOOL_NAMES = ["send_sms", "estimate_sms", "check_balance", "list_countries", "get_message", "list_messages"]
+TOOL_NAMES = [
+    "send_sms",
+    "estimate_sms",
+    "check_balance",
+    "list_countries",
+    "get_message",
+    "list_messages",
+    "add_opt_out",
+    "list_opt_outs",
+    "remove_opt_out",
+]
+# Tools that change only this server's own state (the do-not-text list): free, and they send nothing.
+LOCAL_WRITERS = ["add_opt_out", "remove_opt_out"]
 
 
 def wire_tools(tools: list[Any]) -> list[dict[str, Any]]:
@@ -84,7 +96,7 @@ def golden_tool(name: str) -> dict[str, Any]:
     return tool
 
 
-def test_golden_file_lists_the_six_contract_tools() -> None:
+def test_golden_file_lists_the_contract_tools() -> None:
     assert sorted(tool["name"] for tool in load_golden()) == sorted(TOOL_NAMES)
 
 
@@ -112,6 +124,11 @@ def test_each_description_states_side_effects_and_cost_in_a_few_lines(name: str)
         assert annotations["destructiveHint"] is False
         assert "Free;" in description
         assert "changes nothing" in description or "sends nothing" in description
+    elif not annotations["openWorldHint"]:
+        # A change to this server's own lists: it must say that it is free and sends nothing.
+        assert name in LOCAL_WRITERS
+        assert "Free; sends nothing" in description
+        assert annotations["idempotentHint"] is True
     else:
         # A send: cost, real-world effect and irreversibility come first, before any detail.
         first_line = description.splitlines()[0]
@@ -124,6 +141,6 @@ def test_each_description_states_side_effects_and_cost_in_a_few_lines(name: str)
         assert "Never retry" in description
 
 
-def test_only_send_sms_has_side_effects() -> None:
+def test_only_send_sms_has_side_effects_outside_this_server() -> None:
     writers = [tool["name"] for tool in load_golden() if not tool["annotations"]["readOnlyHint"]]
-    assert writers == ["send_sms"]
+    assert [name for name in writers if name not in LOCAL_WRITERS] == ["send_sms"]

@@ -10,6 +10,7 @@ from smsai_mcp.guard.context import GuardContext, Step
 from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.guard.stages import PreparedSend
 from smsai_mcp.guard.steps import earlier
+from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.sms.estimate import Estimate
 
 __all__ = ["BLOCKING_CODES", "READ_ONLY_REASON", "blocked_code", "dry_run"]
@@ -24,8 +25,10 @@ _NOT_BLOCKING: frozenset[Step] = frozenset(
 # The codes CONTRACT section 3 lists for blocked_by (those of guards that exist so far).
 BLOCKING_CODES = frozenset(
     {
+        "paused",
         "read_only",
         "content",
+        "opted_out",
         "blocked_country",
         "country_not_allowed",
         "recipient_not_allowed",
@@ -50,6 +53,9 @@ async def dry_run(prepared: PreparedSend, context: GuardContext, steps: Iterable
     estimate = await context.estimate(prepared)
     if context.settings.read_only:
         return replace(estimate, blocked_by="read_only", blocked_reason=READ_ONLY_REASON)
+    pause = await context.store.pause_state()
+    if pause is not None:
+        return replace(estimate, blocked_by="paused", blocked_reason=str(pause_refusal(pause)))
     for step in steps:
         if step in _NOT_BLOCKING:
             continue

@@ -19,30 +19,33 @@ from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.confirm import Asked, confirm
 from smsai_mcp.guard.context import GuardContext, Step
 from smsai_mcp.guard.dry_run import dry_run
+from smsai_mcp.guard.opt_outs import OptOuts
 from smsai_mcp.guard.question import Question
 from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
-from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit
+from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit, opted_out
+from smsai_mcp.guard.steps.paused import refuse_if_paused
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
 from smsai_mcp.sms.local_time import local_time
 from smsai_mcp.sms.money import usd_of_micro, utc_day
 from smsai_mcp.sms.price_cache import PriceCache
-from smsai_mcp.state.store import StateStore, StoreUnavailable
+from smsai_mcp.state.store import Pause, StateStore, StoreUnavailable
 
 __all__ = ["STEPS", "SendGuard"]
 
 logger = logging.getLogger(__name__)
 
 # (A read-only server or tenant is refused by the MCP layer before any of these, and before anyone is asked.)
-# Input validation comes first (steps/validation.py `prepare`), then:
+# The pause comes first (steps/paused.py), then input validation (steps/validation.py `prepare`), then:
 STEPS: tuple[Step, ...] = (
     content.content_checks,  # bidi and tag characters, secrets, URL shorteners: SMSAI_CONTENT_CHECKS
     earlier.replay_under_key,  # a retry under a known key gets its first answer, whatever the limits say now
     earlier.still_unknown,  # the same message or key whose outcome is unknown is refused until it is known
+    opted_out.opted_out,  # the do-not-text list: the first destination-policy step
     destination.blocked_countries,
     destination.allowed_countries,
     destination.allowed_recipients,
@@ -76,6 +79,7 @@ class SendGuard:
         self._tokens = tokens
         self._balances = balances
         self._clock = clock
+        self.opt_outs = OptOuts(store, audit, clock)  # the do-not-text list the opted_out step reads
         in_flight_seconds = settings.timeout_seconds + IN_FLIGHT_MARGIN_SECONDS
         self._sender: Sender
         self.reconciler = Reconciler(
@@ -102,6 +106,7 @@ class SendGuard:
         """Every step before confirmation, in order: the checked send, or an earlier outcome that answers the call.
         Sends nothing, reserves nothing; a refusal is audited and raised."""
         try:
+            await refuse_if_paused(self._store)
             prepared = prepare(request)
             context = GuardContext(self._settings, self._store, self._prices, self.reconciler, now=self._clock())
             for step in STEPS:
@@ -197,6 +202,9 @@ class SendGuard:
     async def reconcile(self) -> int:
         """Settle or release, on evidence only, attempts that a crash or a lost answer left open."""
         return await self.reconciler.reconcile()
+
+    async def pause_state(self) -> Pause | None:
+        return await self._store.pause_state()
 
     async def spent_today_micro(self) -> int:
         return await self._store.spent_micro(utc_day(self._clock()))

@@ -2,10 +2,11 @@
 
     Exception
     ├── Refusal                    nothing was sent: "Nothing was sent. " + why + what to do
+    │   pause                      paused (before anything else: `smsai-mcp pause`; checked again before the POST)
     │   input validation           invalid_number, invalid_body
     │   content checks             content (the audit line names the rule: bidi, tag, secret, shortener)
-    │   destination policy         blocked_country, country_not_allowed, recipient_not_allowed, premium_rate,
-    │                              hourly_limit
+    │   destination policy         opted_out (the do-not-text list), blocked_country, country_not_allowed,
+    │                              recipient_not_allowed, premium_rate, hourly_limit
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget
@@ -25,6 +26,7 @@ The MCP layer adds one refusal of its own before any of these: a read-only serve
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.state.store import StoreUnavailable
@@ -37,6 +39,7 @@ __all__ = [
     "Refusal",
     "ledger_refusal",
     "ledger_trouble",
+    "utc_time",
 ]
 
 NOTHING_SENT = "Nothing was sent. "
@@ -76,6 +79,11 @@ class OutcomeUnknown(Exception):
 
     def text(self) -> str:
         return str(self)
+
+
+def utc_time(seconds: float) -> str:
+    """A moment as a refusal says it: to the minute, in UTC."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def ledger_trouble(error: StoreUnavailable) -> str:

@@ -26,6 +26,7 @@ from smsai_mcp.guard.stages import ConfirmedSend, SendOutcome
 from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
+from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.price_cache import PriceCache
@@ -122,6 +123,7 @@ class Sender:
             with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", estimate=checked.estimate) from None
+        await self._unless_paused_meanwhile(attempt)
         try:
             return await self._post(attempt, confirmed, audit)
         except (Refusal, OutcomeUnknown):
@@ -164,6 +166,18 @@ class Sender:
             event="sent", recipient=attempt.recipient, message_id=message.id, charged_usd=message.price_usd, **audit
         )
         return SendOutcome(status="sent", estimate=checked.estimate, message=message)
+
+    async def _unless_paused_meanwhile(self, attempt: Attempt) -> None:
+        """A pause set while the person was asked stops the POST too: one read, the last before it."""
+        try:
+            pause = await self._store.pause_state()
+        except Exception:
+            with contextlib.suppress(Exception):  # a store out of reach may stay so: a later pass releases it
+                await self._store.release_refused(attempt.id)
+            raise
+        if pause is not None:
+            await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
+            raise pause_refusal(pause)
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:

@@ -6,6 +6,7 @@ client and shapes what comes back. The layout:
     dependencies.py  a tool's tenant runtime, and whether its client can ask a person
     failures.py      the one place where failures become tool errors
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
+    opt_out_tools.py add_opt_out, list_opt_outs, remove_opt_out: the do-not-text list (removal asks a person)
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
     messages.py      which messages a tenant may read; delivery.py waits for a final status (get_message)
     resources.py     the resource template sms://messages/{id}
@@ -43,6 +44,7 @@ from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirma
 from smsai_mcp.server.dependencies import can_elicit
 from smsai_mcp.server.icons import SERVER_ICONS
 from smsai_mcp.server.listening import DeliveryWatch, ListenAccess, TenantBus
+from smsai_mcp.server.opt_out_tools import REMOVAL_ASK_FAILED, add_opt_out_tools
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.resources import add_message_resource
 from smsai_mcp.server.send_tool import Planned, add_send_tool
@@ -117,6 +119,7 @@ def build_server(
         middleware=[
             ListenAccess(watch),
             AskingFailures({"send_sms"}, _audit_failed_asking),
+            AskingFailures({"remove_opt_out"}, _nothing_to_audit, text=REMOVAL_ASK_FAILED),
             ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
         ],
     )
@@ -126,7 +129,14 @@ def build_server(
         add_send_tool(mcp)
     add_read_tools(mcp)
     add_message_resource(mcp)
+    add_opt_out_tools(mcp)  # offered when read-only too: they send nothing, and a removal needs a person
     return mcp
+
+
+async def _nothing_to_audit(
+    ctx: ServerRequestContext[Any, Any], arguments: Mapping[str, Any], progress: CallProgress
+) -> None:
+    """A removal that was not answered changed nothing: the audit log records changes only."""
 
 
 async def _audit_failed_asking(

@@ -85,9 +85,10 @@ AuditFailure = Callable[[ServerRequestContext[Any, Any], Mapping[str, Any], Call
 class AskingFailures:
     """Server middleware for the tools that ask a person; `audit` records each refusal it makes."""
 
-    def __init__(self, tools: Collection[str], audit: AuditFailure) -> None:
+    def __init__(self, tools: Collection[str], audit: AuditFailure, *, text: str = ELICITATION_FAILED) -> None:
         self._tools = frozenset(tools)
         self._audit = audit
+        self._text = text  # what the refusal says: a send's by default
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
@@ -123,7 +124,7 @@ class AskingFailures:
             await self._audit(ctx, arguments, progress)
         except Exception:  # the refusal stands even if its audit line cannot be written
             logger.exception("could not audit a refused confirmation")
-        return CallToolResult(content=[TextContent(type="text", text=ELICITATION_FAILED)], is_error=True)
+        return CallToolResult(content=[TextContent(type="text", text=self._text)], is_error=True)
 
 
 def _wire(result: HandlerResult) -> Any:

@@ -72,12 +72,15 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
         balance = await api.balance()
         spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
         budget = runtime.settings.daily_budget_usd
+        pause = await runtime.require_guard().pause_state()
         return BalanceResult(
             credits_usd=balance.credits_usd,
             daily_budget_usd=float(budget),
             spent_today_usd=float(spent),
             daily_budget_remaining_usd=float(max(budget - spent, Decimal(0))),
             max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
+            paused=pause is not None,
+            pause_reason=pause.reason if pause is not None else None,
         )
 
     @mcp.tool(

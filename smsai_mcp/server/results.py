@@ -162,6 +162,8 @@ class BalanceResult(_Result):
     spent_today_usd: float = Field(description="Spent (or reserved) by this server today, UTC.")
     daily_budget_remaining_usd: float
     max_cost_per_message_usd: float = Field(description="The largest estimated cost one message may have.")
+    paused: bool = Field(description="Whether sending is paused (`smsai-mcp pause`); reads keep working.")
+    pause_reason: str | None = Field(description="Why sending is paused, as the operator said; null when not.")
 
 
 class CountryResult(_Result):

@@ -9,14 +9,20 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 __all__ = [
+    "ADD_OPT_OUT_DESCRIPTION",
     "BALANCE_DESCRIPTION",
     "COUNTRIES_DESCRIPTION",
     "ESTIMATE_DESCRIPTION",
     "GET_MESSAGE_DESCRIPTION",
     "INSTRUCTIONS",
     "LIST_MESSAGES_DESCRIPTION",
+    "LIST_OPT_OUTS_DESCRIPTION",
     "MESSAGE_RESOURCE_DESCRIPTION",
+    "OPT_OUT_ADDS",
+    "OPT_OUT_LISTS",
+    "OPT_OUT_REMOVES",
     "READ_ONLY",
+    "REMOVE_OPT_OUT_DESCRIPTION",
     "SENDS",
     "SEND_DESCRIPTION",
     "BodyArg",
@@ -24,6 +30,7 @@ __all__ = [
     "CountryQueryArg",
     "IdempotencyKeyArg",
     "MessageIdArg",
+    "NoteArg",
     "PageArg",
     "SenderArg",
     "StatusArg",
@@ -150,4 +157,37 @@ StatusArg = Annotated[
 ]
 PageArg = Annotated[
     int | None, Field(description="Optional page number, from 1 (the newest messages).", ge=1, le=100_000)
+]
+
+ADD_OPT_OUT_DESCRIPTION = """\
+Put a phone number on the do-not-text list: from then on send_sms refuses it, in every process sharing this \
+server's state. Use it as soon as a person asks not to be texted (they replied STOP, or said so). Free; sends \
+nothing, and takes effect at once without confirmation. Adding a number again keeps it listed since the first time."""
+
+REMOVE_OPT_OUT_DESCRIPTION = """\
+Take a phone number off the do-not-text list, so that it may be texted again. Only a person may do this: the \
+server asks the user to confirm through the client, whatever the confirmation setting, and refuses a client that \
+cannot ask (the user can run `smsai-mcp opt-outs remove NUMBER` instead). Free; sends nothing."""
+
+LIST_OPT_OUTS_DESCRIPTION = """\
+List the do-not-text list, oldest first, 50 numbers a page: each number, since when (UTC) and its note. \
+Free; changes nothing. has_more tells whether to ask for the next page."""
+
+# The do-not-text list lives in this server's state, not upstream: no tool of it reaches the outside world.
+OPT_OUT_ADDS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+OPT_OUT_LISTS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+OPT_OUT_REMOVES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+NoteArg = Annotated[
+    str | None,
+    Field(
+        description="Optional: why the number is on the list, up to 200 characters (e.g. replied STOP on 2 May).",
+        min_length=1,
+        max_length=200,
+    ),
 ]

@@ -10,6 +10,9 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
     spent:<day>       micro-dollars charged or reserved that UTC day
     open              set of pending and unknown attempt ids
     claimed           sorted set of message ids matched to an attempt
+    optout:<e164>     hash: `since`, `note`: a number on the do-not-text list (redis_lists.py)
+    optouts           sorted set of the numbers on the list by `since`
+    pause             hash: `since`, `reason`: sending is paused for every replica (redis_lists.py)
     cache:<key>       a value every replica shares (the price list), until its TTL
     cachegen:<key>    how many times a replica forgot cache:<key>, so each drops its own copy
 """
@@ -17,12 +20,13 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from smsai_mcp.state import redis_scripts as scripts
+from smsai_mcp.state.redis_lists import RedisLists
+from smsai_mcp.state.redis_reachable import reachable as _reachable
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     IDEMPOTENCY_SECONDS,
@@ -35,7 +39,6 @@ from smsai_mcp.state.store import (
     ConfirmationAlreadyUsed,
     RecipientLimitReached,
     StillUnknown,
-    StoreUnavailable,
     repeated,
     without_text,
 )
@@ -47,28 +50,11 @@ _KEEP_SECONDS = IDEMPOTENCY_SECONDS + DAY_SECONDS
 _CONNECT_SECONDS = 2.0
 _REPLY_SECONDS = 5.0
 _RETRIES = 2
-P = ParamSpec("P")
-T = TypeVar("T")
 _OUTCOME_FIELDS = ("status", "charged_micro", "message_id", "message_json")
 _IMMUTABLE = [field.name for field in dataclasses.fields(Attempt) if field.name not in _OUTCOME_FIELDS]
 
 
-def _reachable(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """A Redis that does not answer in time is the store out of reach, whatever the client library calls it."""
-
-    @functools.wraps(method)
-    async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
-        from redis.exceptions import ConnectionError, TimeoutError
-
-        try:
-            return await method(*args, **kwargs)
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            raise StoreUnavailable("unreachable") from exc
-
-    return guarded
-
-
-class RedisStore:
+class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
     """Works on any redis-py asyncio client; `prefix` keeps tenants apart."""
 
     def __init__(self, client: Any, *, prefix: str = "smsai:default:") -> None:

@@ -20,6 +20,8 @@ import anyio.to_thread
 
 from smsai_mcp.state import sqlite_queries as queries
 from smsai_mcp.state.private import private_dir, private_file
+from smsai_mcp.state.sqlite_lists import SCHEMA as LISTS_SCHEMA
+from smsai_mcp.state.sqlite_lists import SqliteLists
 from smsai_mcp.state.store import (
     DAY_SECONDS,
     IDEMPOTENCY_SECONDS,
@@ -53,7 +55,7 @@ class LedgerReplaced(Exception):
     """The ledger file this process opened is no longer the one at its path (removed, or made anew)."""
 
 
-class SqliteStore:
+class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
         # Before connecting: closing any other descriptor of these files drops every lock this process holds on
@@ -69,6 +71,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
         self._db.executescript(queries.SCHEMA)
+        self._db.executescript(LISTS_SCHEMA)
         self._path = path
         self._file = _identity(path)
         self._prune()

@@ -11,6 +11,10 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
                                       reservation is kept, and the same message or key is refused, until
     unknown  --settle-->  sent        a lookup finds the message, or a person says which one it was
     unknown  --release--> released    a full lookup 15 minutes on shows it never went out, or a person says so
+
+Beside the attempts, two lists a person keeps: the do-not-text list (`OptOut`, one per number: adding a number
+again keeps its first `since` and replaces its note when a new one is given) and the pause (`Pause`: one per
+store, read before every send, so one `smsai-mcp pause` stops every process and replica sharing the store).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ __all__ = [
     "DuplicateFound",
     "IdempotentReplay",
     "KeyReusedForAnotherMessage",
+    "OptOut",
+    "Pause",
     "RecipientLimitReached",
     "StateStore",
     "StillUnknown",
@@ -114,6 +120,23 @@ class BudgetExceeded:
 @dataclass(frozen=True, slots=True)
 class ConfirmationAlreadyUsed:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """A number on the do-not-text list: nothing is sent to it until a person takes it off."""
+
+    number: str  # E.164
+    since: float  # unix seconds of the first time it was added
+    note: str | None  # why, as the person wrote it (never audited: it may be personal)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Sending is stopped for everyone sharing the store until an operator resumes it."""
+
+    reason: str | None
+    since: float  # unix seconds of the pause that is in force (pausing again keeps it)
 
 
 class StoreUnavailable(Exception):
@@ -206,6 +229,28 @@ class StateStore(Protocol):
 
     async def forget_shared(self, key: str) -> None:
         """Drop the shared value `key` and count one more generation, so every process drops its own copy too."""
+
+    async def add_opt_out(self, number: str, note: str | None, *, now: float) -> OptOut:
+        """Put a number on the do-not-text list; added again, it keeps its first `since`, and a note given replaces
+        the old one (None keeps it)."""
+
+    async def remove_opt_out(self, number: str) -> bool:
+        """Take a number off the list; whether it was on it."""
+
+    async def opt_out(self, number: str) -> OptOut | None:
+        """The number's entry on the list, if any (read before every send to it)."""
+
+    async def list_opt_outs(self, *, offset: int, limit: int) -> tuple[list[OptOut], int]:
+        """A page of the list, oldest first (then by number), and how many numbers it holds in all."""
+
+    async def pause(self, reason: str | None, *, now: float) -> Pause:
+        """Stop every send of everyone sharing the store; pausing again keeps `since` and replaces the reason."""
+
+    async def resume(self) -> bool:
+        """Lift the pause; whether there was one."""
+
+    async def pause_state(self) -> Pause | None:
+        """The pause in force, if any: one cheap read, made before every send."""
 
     async def ping(self) -> bool:
         """Whether the store answers now (for readiness checks); never raises."""
