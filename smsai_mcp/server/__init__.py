@@ -6,6 +6,7 @@ client and shapes what comes back. The layout:
     dependencies.py  a tool's tenant runtime, and whether its client can ask a person
     failures.py      the one place where failures become tool errors
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
+    batch_tool.py    send_sms_batch: the same for many recipients, with one question (batch_results.py)
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
     arguments.py     middleware: invalid arguments as one sentence, and the SDK's own errors reworded
     asking.py        middleware: a client whose elicitation fails, or whose answer lapsed, gets a refusal that
@@ -33,6 +34,7 @@ from smsai_mcp.guard.refusal import NOTHING_SENT
 from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, open_runtime
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
+from smsai_mcp.server.batch_tool import add_batch_tool
 from smsai_mcp.server.dependencies import can_elicit
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.send_tool import Planned, add_send_tool
@@ -41,6 +43,8 @@ from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
 __all__ = ["build_server", "can_elicit"]
+
+SENDING_TOOLS = frozenset({"send_sms", "send_sms_batch"})  # the tools that ask a person and say what was sent
 
 
 def build_server(
@@ -84,14 +88,15 @@ def build_server(
         auth=auth,
         token_verifier=token_verifier,
         middleware=[
-            AskingFailures({"send_sms"}, _audit_failed_asking),
-            ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
+            AskingFailures(SENDING_TOOLS, _audit_failed_asking),
+            ArgumentCheck(input_schemas, dict.fromkeys(SENDING_TOOLS, NOTHING_SENT)),
         ],
     )
     # Outside the SDK's request-state boundary (which runs outside constructor middleware), to see its refusal.
-    mcp.middleware.insert(0, LapsedConfirmations({"send_sms"}, _audit_failed_asking))
+    mcp.middleware.insert(0, LapsedConfirmations(SENDING_TOOLS, _audit_failed_asking))
     if not all(tenant.settings.read_only for tenant in served.values()):
         add_send_tool(mcp)
+        add_batch_tool(mcp)
     add_read_tools(mcp)
     return mcp
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 __all__ = [
     "BALANCE_DESCRIPTION",
+    "BATCH_DESCRIPTION",
     "COUNTRIES_DESCRIPTION",
     "ESTIMATE_DESCRIPTION",
     "GET_MESSAGE_DESCRIPTION",
@@ -24,6 +25,7 @@ __all__ = [
     "IdempotencyKeyArg",
     "MessageIdArg",
     "PageArg",
+    "RecipientsArg",
     "SenderArg",
     "StatusArg",
     "ToArg",
@@ -90,6 +92,24 @@ and destination rules, and may ask the user to confirm; the result's status is s
 confirmation_required. On confirmation_required nothing was sent: show the user the estimate and call again \
 with confirmation_token only after they agree. On an error, read it: it says whether anything was sent. Never \
 retry a send whose outcome is unknown."""
+
+RecipientsArg = Annotated[
+    list[ToArg],
+    Field(
+        description="The recipients, 1 to SMSAI_MAX_BATCH_SIZE (50 unless the server says otherwise) phone numbers in "
+        "E.164 form, each once. Results come back in this order.",
+        min_length=1,
+        max_length=500,
+    ),
+]
+
+BATCH_DESCRIPTION = """\
+Send one SMS text to several phone numbers. It costs the user money and reaches real people; it cannot be undone.
+Each recipient goes through the same checks as send_sms; those refused are listed with the reason and not sent. \
+The rest are confirmed once, by one question (or one confirmation_token) that lists them all with the total cost, \
+and then sent one each. The result lists every recipient in the order given with its status (sent, duplicate, \
+refused, unknown, or pending while confirmation is required). Pass an idempotency_key to make a retry safe: it \
+replays what went out and sends only the rest. Never retry a recipient whose outcome is unknown."""
 
 ESTIMATE_DESCRIPTION = """\
 Work out what an SMS would cost without sending it: the recipient's country, GSM-7 or UCS-2 encoding, the \

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from smsai_mcp.state import redis_scripts as scripts
@@ -36,6 +36,7 @@ from smsai_mcp.state.store import (
     RecipientLimitReached,
     StillUnknown,
     StoreUnavailable,
+    begin_in_turn,
     repeated,
     without_text,
 )
@@ -158,6 +159,9 @@ class RedisStore:
             case ["budget", spent]:
                 return BudgetExceeded(int(spent))
         raise RuntimeError(f"unexpected reply from the begin script: {reply!r}")
+
+    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+        return await begin_in_turn(self, requests, now=now)  # STAND-IN until the ledger lane's atomic one lands
 
     @_reachable
     async def find_earlier(
