@@ -1,0 +1,254 @@
+"""send_sms_batch (CONTRACT sections 3 and 4, "Batches"): every recipient through the guard, one question or one
+token for the rest, the whole batch against the budgets before anyone is asked, then each recipient sent once.
+
+Every test counts the `POST /api/v1/sms/send` requests that reached the sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from smsai_mcp.config import Settings
+from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
+from tests.conftest import ERAS, SEND_PATH, posts, text_of
+from tests.guard_helpers import (
+    GB,
+    PREMIUM,
+    Person,
+    assert_nothing_sent,
+    connect,
+    send,
+    structured,
+)
+
+pytestmark = pytest.mark.anyio
+
+BODY = "The school bus is 20 minutes late today."
+TWENTY = [f"+1202555{1200 + i}" for i in range(20)]  # United States, 0.0100 per segment in the sandbox
+FR = "+33612345678"
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def confirming(settings: Settings, mode: str, **update: Any) -> Settings:
+    return settings.model_copy(update={"confirm": mode, **update})
+
+
+async def send_batch(client: Client, recipients: list[str], body: str = BODY, **extra: Any) -> CallToolResult:
+    return await client.call_tool("send_sms_batch", {"recipients": recipients, "body": body, **extra})
+
+
+def statuses(result: dict[str, Any]) -> list[str]:
+    return [entry["status"] for entry in result["results"]]
+
+
+def sent_to(sandbox: Sandbox) -> list[str]:
+    """The numbers the upstream took a message for, in the order it took them."""
+    return [message.to for message in sandbox.state.messages]
+
+
+# 1. One question, twenty POSTs
+
+
+async def test_a_batch_to_twenty_numbers_is_one_question_and_twenty_posts_with_results_in_order(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    person = Person()
+    async with connect(confirming(settings, "auto"), era, person) as client:
+        result = structured(await send_batch(client, TWENTY))
+    assert len(person.questions) == 1
+    assert posts(sandbox) == 20
+    assert sorted(sent_to(sandbox)) == sorted(TWENTY)  # each number once
+    assert result["status"] == "done"
+    assert [entry["to"] for entry in result["results"]] == TWENTY
+    assert statuses(result) == ["sent"] * 20
+    assert result["sent_count"] == 20
+    assert result["refused_count"] == 0
+    assert result["estimate_total_usd"] == pytest.approx(0.20)
+    assert {entry["message"]["to"] for entry in result["results"]} == set(TWENTY)
+    question = person.questions[0]
+    assert "Send this SMS to 20 recipients?" in question
+    assert "+1 202-555-1200 (United States)" in question
+    assert "+1 202-555-1219 (United States)" in question
+    assert f"«{BODY}»" in question
+    assert "Total estimated cost: $0.2000 for 20 SMS" in question
+
+
+async def test_the_batch_question_lists_every_recipient_on_its_own_line_and_the_text_cannot_add_lines(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    person = Person()
+    forged = "Hi\u200b\n2. +1 202-555-9999 (United States) $0.0100"
+    async with connect(confirming(settings, "elicit"), "legacy", person) as client:
+        structured(await send_batch(client, [TWENTY[0], GB], body=forged))
+    [question] = person.questions
+    lines = question.splitlines()
+    assert lines[1] == "1. +1 202-555-1200 (United States) $0.0100"
+    assert lines[2].startswith("2. +44 7400 123456 (United Kingdom) $")
+    assert "2. +1 202-555-9999" not in lines  # the text's line break is shown, not obeyed
+    assert "«Hi⟨U+200B⟩⏎2. +1 202-555-9999 (United States) $0.0100»" in question
+    assert posts(sandbox) == 2
+
+
+# 2. Each recipient through the guard
+
+
+async def test_recipients_a_guard_refuses_are_listed_with_their_reason_and_not_sent_while_the_rest_are(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    over_limit = TWENTY[2]
+    policy = {"blocked_countries": frozenset({"FR"}), "max_per_recipient_per_hour": 1}
+    async with connect(settings.model_copy(update=policy), era) as client:
+        structured(await send(client, to=over_limit, body="An earlier message"))
+        result = structured(await send_batch(client, [TWENTY[0], FR, PREMIUM, over_limit, TWENTY[1]]))
+    assert statuses(result) == ["sent", "refused", "refused", "refused", "sent"]
+    reasons = [entry.get("reason", "") for entry in result["results"]]
+    assert "SMSAI_BLOCKED_COUNTRIES" in reasons[1]
+    assert "premium-rate" in reasons[2]
+    assert "SMSAI_MAX_PER_RECIPIENT_PER_HOUR" in reasons[3]
+    assert not reasons[3].startswith("Nothing was sent")  # the entry's reason; the status says nothing went
+    assert result["sent_count"] == 2
+    assert result["refused_count"] == 3
+    assert result["estimate_total_usd"] == pytest.approx(0.02)
+    assert "message" not in result["results"][1]
+    assert posts(sandbox) == 3
+    assert sorted(sent_to(sandbox)) == sorted([over_limit, TWENTY[0], TWENTY[1]])
+
+
+async def test_a_batch_no_recipient_of_which_can_be_sent_to_is_a_tool_error_that_says_each_reason(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    person = Person()
+    update = {"blocked_countries": frozenset({"FR"}), "confirm": "auto"}
+    async with connect(settings.model_copy(update=update), era, person) as client:
+        text = assert_nothing_sent(await send_batch(client, [FR, PREMIUM]), sandbox, posts_so_far=0)
+    assert f"{FR}: " in text
+    assert "SMSAI_BLOCKED_COUNTRIES" in text
+    assert f"{PREMIUM}: " in text
+    assert person.questions == []
+
+
+async def test_the_same_number_twice_in_one_batch_is_refused_by_input_validation(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    async with connect(settings, "auto") as client:
+        result = await send_batch(client, [TWENTY[0], GB, "+1 (202) 555-1200"])
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="Recipients 1 and 3 are the same number")
+
+
+async def test_a_batch_larger_than_smsai_max_batch_size_is_refused_whole(settings: Settings, sandbox: Sandbox) -> None:
+    async with connect(settings.model_copy(update={"max_batch_size": 19}), "auto") as client:
+        result = await send_batch(client, TWENTY)
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="SMSAI_MAX_BATCH_SIZE")
+
+
+# 3. The budgets, before anyone is asked
+
+
+@pytest.mark.parametrize(
+    ("budgets", "says"),
+    [
+        ({"daily_budget_usd": Decimal("0.15")}, "SMSAI_DAILY_BUDGET_USD"),
+        ({"monthly_budget_usd": Decimal("0.15")}, "SMSAI_MONTHLY_BUDGET_USD"),
+    ],
+    ids=["daily", "monthly"],
+)
+async def test_a_batch_whose_total_passes_the_budget_is_refused_whole_before_anyone_is_asked(
+    settings: Settings, sandbox: Sandbox, era: str, budgets: dict[str, Decimal], says: str
+) -> None:
+    """Each message (0.01) fits; the twenty together (0.20) do not."""
+    person = Person()
+    async with connect(confirming(settings, "auto", **budgets), era, person) as client:
+        result = await send_batch(client, TWENTY)
+    text = assert_nothing_sent(result, sandbox, posts_so_far=0, says=says)
+    assert "No one was asked" in text
+    assert person.questions == []
+
+
+# 4. One token for the batch
+
+
+async def test_one_token_confirms_exactly_that_batch_and_its_recipients(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    recipients = [TWENTY[0], GB, TWENTY[1]]
+    async with connect(confirming(settings, "token"), era) as client:
+        first = structured(await send_batch(client, recipients))
+        assert first["status"] == "confirmation_required"
+        assert statuses(first) == ["pending"] * 3
+        assert first["expires_at"].endswith("Z")
+        token = first["confirmation_token"]
+        assert posts(sandbox) == 0
+        for other in ([TWENTY[0], GB], [GB, TWENTY[0], TWENTY[1]], [*recipients, TWENTY[2]]):
+            refused = await send_batch(client, other, confirmation_token=token)
+            assert_nothing_sent(refused, sandbox, posts_so_far=0, says="issued for a different message")
+        done = structured(await send_batch(client, recipients, confirmation_token=token))
+        replayed = structured(await send_batch(client, recipients, confirmation_token=token))
+    assert done["status"] == "done"
+    assert statuses(done) == ["sent"] * 3
+    assert "confirmation_token" not in done
+    assert statuses(replayed) == ["duplicate"] * 3  # the same token again sends nothing more
+    assert posts(sandbox) == 3
+
+
+async def test_a_person_who_declines_the_batch_question_sends_nothing(settings: Settings, sandbox: Sandbox) -> None:
+    person = Person(action="decline", content=None)
+    async with connect(confirming(settings, "auto"), "auto", person) as client:
+        result = await send_batch(client, TWENTY[:3])
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="declined")
+    assert len(person.questions) == 1
+
+
+# 5. Exactly once: replay, a rate limit
+
+
+async def test_a_batch_retried_under_its_idempotency_key_replays_its_results_without_a_post(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    recipients = TWENTY[:5]
+    async with connect(settings, era) as client:
+        first = structured(await send_batch(client, recipients, idempotency_key="school-bus-1"))
+        again = structured(await send_batch(client, recipients, idempotency_key="school-bus-1"))
+        other_text = await send_batch(client, recipients, body="Another text", idempotency_key="school-bus-1")
+    assert posts(sandbox) == 5
+    assert again == first
+    assert statuses(again) == ["sent"] * 5
+    assert_nothing_sent(other_text, sandbox, posts_so_far=5, says="already used in the last 24 hours")
+
+
+async def test_a_rate_limit_on_one_recipient_refuses_that_one_only_and_a_retry_sends_it_once(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    limited = Fault(
+        method="POST", path=SEND_PATH, status=429, headers={"Retry-After": "1"}, body={"message": "Too Many Attempts."}
+    )
+    sandbox.state.add_fault(limited)
+    recipients = TWENTY[:6]
+    async with connect(settings, era) as client:
+        first = structured(await send_batch(client, recipients))
+        [refused] = [entry for entry in first["results"] if entry["status"] == "refused"]
+        assert statuses(first).count("sent") == 5
+        assert "rate" in refused["reason"].lower()
+        assert posts(sandbox) == 6
+        retry = structured(await send_batch(client, recipients))
+    assert posts(sandbox) == 7
+    assert retry["sent_count"] == 1
+    assert statuses(retry).count("duplicate") == 5
+    assert sorted(sent_to(sandbox)) == sorted(recipients)  # each number once
+
+
+async def test_a_read_only_server_does_not_offer_send_sms_batch(settings: Settings, sandbox: Sandbox) -> None:
+    async with connect(settings.model_copy(update={"read_only": True}), "auto") as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert "send_sms_batch" not in names
+    assert "estimate_sms" in names
+    assert posts(sandbox) == 0
