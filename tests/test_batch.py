@@ -6,26 +6,40 @@ Every test counts the `POST /api/v1/sms/send` requests that reached the sandbox 
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
+import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from smsai_mcp.config import Settings
+from smsai_mcp.guard.batch import SENDS_AT_ONCE
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
-from tests.conftest import ERAS, SEND_PATH, posts, text_of
+from tests.clock import FakeClock
+from tests.conftest import ERAS, SEND_PATH, posts
 from tests.guard_helpers import (
     GB,
     PREMIUM,
     Person,
     assert_nothing_sent,
     connect,
+    ledger,
     send,
     structured,
+    until,
+    upstream_env,
 )
+from tests.processes import SERVER, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -252,3 +266,92 @@ async def test_a_read_only_server_does_not_offer_send_sms_batch(settings: Settin
     assert "send_sms_batch" not in names
     assert "estimate_sms" in names
     assert posts(sandbox) == 0
+
+
+async def test_a_batch_sends_a_few_at_a_time_and_reports_progress_to_a_client_that_asked(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """Each POST takes 0.15 s, long enough to see how many are in flight at once: more than one, at most a few."""
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=0.15, times=None))
+    in_flight: list[int] = []
+    progress: list[tuple[float, float | None]] = []
+
+    async def reported(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total))
+
+    async def watch() -> None:
+        while True:
+            in_flight.append(posts(sandbox) - len(sandbox.state.messages))
+            await anyio.sleep(0.01)
+
+    async with connect(settings, "legacy") as client, anyio.create_task_group() as group:
+        group.start_soon(watch)
+        result = await client.call_tool(
+            "send_sms_batch", {"recipients": TWENTY, "body": BODY}, progress_callback=reported
+        )
+        group.cancel_scope.cancel()
+    assert structured(result)["sent_count"] == 20
+    assert posts(sandbox) == 20
+    assert max(in_flight) <= SENDS_AT_ONCE
+    assert max(in_flight) >= 2, in_flight
+    assert len(progress) == 20
+    assert progress[-1] == (20, 20)
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+
+# 6. A crash half-way
+
+
+def unsettled(state_dir: Path) -> list[str]:
+    return [attempt["status"] for attempt in ledger(state_dir) if attempt["status"] in ("pending", "unknown")]
+
+
+@pytest.mark.slow  # starts the server as a process, kills it half-way, and waits out the API's slow answers
+async def test_a_batch_killed_half_way_then_retried_under_its_key_never_texts_a_recipient_twice(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """Six POSTs answer at once, the next ones slowly (the API still sends them); the server is killed while four
+    are in flight and ten are reserved but not yet posted. The same call again sends nothing while any outcome is
+    unknown; once the lookups settle every attempt (found: sent; not found 15 minutes on: released), it sends the
+    ten that never went out, and no number gets the text twice."""
+    state_dir = tmp_path / "state"
+    env = server_env(upstream_env(sandbox_url, state_dir))
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", times=6))
+    slow = Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=2.0, process_after_delay=True)
+    sandbox.state.add_fault(dataclasses.replace(slow, times=None))
+    arguments = {"recipients": TWENTY, "body": BODY, "idempotency_key": "bus-late-7"}
+    params = StdioServerParameters(command=SERVER[0], args=SERVER[1:], env=env)
+    lost: list[MCPError] = []
+    with (tmp_path / "killed.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+
+            async def call_and_lose_the_answer() -> None:
+                try:
+                    await client.call_tool("send_sms_batch", arguments)
+                except MCPError as exc:  # the server died mid-call
+                    lost.append(exc)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call_and_lose_the_answer)
+                await until(lambda: posts(sandbox) == 10)
+                pid = int(ledger(state_dir)[-1]["owner"].split(":")[1])
+                assert pid != os.getpid()
+                os.kill(pid, signal.SIGKILL)  # the server process this test started, by its id
+    assert len(lost) == 1
+    await until(lambda: len(sandbox.state.messages) == 10)  # the API finished the four in flight
+    sandbox.state.clear_faults()
+    settings = Settings.from_env(env)
+
+    async with connect(settings, "auto") as client:
+        at_once = structured(await client.call_tool("send_sms_batch", arguments))
+    assert set(statuses(at_once)) <= {"sent", "unknown"}, at_once
+    assert statuses(at_once)[:6] == ["sent"] * 6
+    assert posts(sandbox) == 10
+
+    later = FakeClock(time.time() + 960)  # past the 15 minutes after which a lookup that finds nothing releases
+    async with connect(settings, "auto", clock=later, reconcile_every_seconds=0.2) as client:
+        await until(lambda: not unsettled(state_dir))
+        resumed = structured(await client.call_tool("send_sms_batch", arguments))
+    assert statuses(resumed) == ["sent"] * 20
+    assert posts(sandbox) == 20
+    assert sorted(sent_to(sandbox)) == sorted(TWENTY)  # every number once
