@@ -274,10 +274,10 @@ async def test_a_batch_sends_a_few_at_a_time_and_reports_progress_to_a_client_th
     """Each POST takes 0.15 s, long enough to see how many are in flight at once: more than one, at most a few."""
     sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=0.15, times=None))
     in_flight: list[int] = []
-    progress: list[tuple[float, float | None]] = []
+    reports: list[tuple[float, float | None]] = []
 
-    async def reported(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total))
+    async def reported(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total))
 
     async def watch() -> None:
         while True:
@@ -294,9 +294,9 @@ async def test_a_batch_sends_a_few_at_a_time_and_reports_progress_to_a_client_th
     assert posts(sandbox) == 20
     assert max(in_flight) <= SENDS_AT_ONCE
     assert max(in_flight) >= 2, in_flight
-    assert len(progress) == 20
-    assert progress[-1] == (20, 20)
-    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+    assert len(reports) == 20
+    assert reports[-1] == (20, 20)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
 
 
 # 6. A crash half-way

@@ -34,7 +34,8 @@ REGENERATE = "SMSAI_UPDATE_GOLDEN=1 pytest tests/test_tools_golden.py"
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_DESCRIPTION_CHARS = 1024
 MAX_DESCRIPTION_LINES = 6
-TOOL_NAMES = ["send_sms", "estimate_sms", "check_balance", "list_countries", "get_message", "list_messages"]
+SENDING_TOOLS = ["send_sms", "send_sms_batch"]
+TOOL_NAMES = [*SENDING_TOOLS, "estimate_sms", "check_balance", "list_countries", "get_message", "list_messages"]
 
 
 def wire_tools(tools: list[Any]) -> list[dict[str, Any]]:
@@ -70,7 +71,7 @@ async def test_tools_list_matches_the_golden_file(plain_settings: Settings, era:
 
 async def test_read_only_mode_lists_the_golden_tools_without_send_sms(tmp_path: Path) -> None:
     tools = await listed(Settings(state_dir=tmp_path / "state", read_only=True), "legacy")
-    assert tools == [tool for tool in load_golden() if tool["name"] != "send_sms"]
+    assert tools == [tool for tool in load_golden() if tool["name"] not in SENDING_TOOLS]
 
 
 def test_golden_file_is_canonical_json() -> None:
@@ -84,7 +85,7 @@ def golden_tool(name: str) -> dict[str, Any]:
     return tool
 
 
-def test_golden_file_lists_the_six_contract_tools() -> None:
+def test_golden_file_lists_the_contract_tools() -> None:
     assert sorted(tool["name"] for tool in load_golden()) == sorted(TOOL_NAMES)
 
 
@@ -126,4 +127,4 @@ def test_each_description_states_side_effects_and_cost_in_a_few_lines(name: str)
 
 def test_only_send_sms_has_side_effects() -> None:
     writers = [tool["name"] for tool in load_golden() if not tool["annotations"]["readOnlyHint"]]
-    assert writers == ["send_sms"]
+    assert writers == SENDING_TOOLS

@@ -104,12 +104,13 @@ RecipientsArg = Annotated[
 ]
 
 BATCH_DESCRIPTION = """\
-Send one SMS text to several phone numbers. It costs the user money and reaches real people; it cannot be undone.
-Each recipient goes through the same checks as send_sms; those refused are listed with the reason and not sent. \
-The rest are confirmed once, by one question (or one confirmation_token) that lists them all with the total cost, \
-and then sent one each. The result lists every recipient in the order given with its status (sent, duplicate, \
-refused, unknown, or pending while confirmation is required). Pass an idempotency_key to make a retry safe: it \
-replays what went out and sends only the rest. Never retry a recipient whose outcome is unknown."""
+Send one SMS text to several phone numbers. Each one costs the user money and reaches a real person; it cannot \
+be undone.
+Each recipient gets the same checks as send_sms; those refused are listed with the reason and not sent. The rest \
+are confirmed once, by one question (or one confirmation_token) listing them all with the total cost, then sent \
+one each. Each result, in the order given, is sent, duplicate, refused, unknown, or pending while confirmation is \
+required. On an error, read it: it says whether anything was sent. Pass an idempotency_key to make a retry safe: \
+it replays what went out and sends only the rest. Never retry a recipient whose outcome is unknown."""
 
 ESTIMATE_DESCRIPTION = """\
 Work out what an SMS would cost without sending it: the recipient's country, GSM-7 or UCS-2 encoding, the \
