@@ -134,6 +134,8 @@ async def test_recipients_a_guard_refuses_are_listed_with_their_reason_and_not_s
     assert result["refused_count"] == 3
     assert result["estimate_total_usd"] == pytest.approx(0.02)
     assert "message" not in result["results"][1]
+    assert result["results"][1]["estimate"]["blocked_by"] == "blocked_country"  # as estimate_sms would say
+    assert "estimate" not in result["results"][2]  # a premium-rate number is never priced
     assert posts(sandbox) == 3
     assert sorted(sent_to(sandbox)) == sorted([over_limit, TWENTY[0], TWENTY[1]])
 

@@ -25,6 +25,7 @@ from smsai_mcp.guard.batch_stages import (
     BatchRequest,
     Check,
     CheckedBatch,
+    DryRun,
     Progress,
     RecipientOutcome,
     batch_fingerprint,
@@ -41,6 +42,7 @@ from smsai_mcp.guard.refusal import LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, 
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, ConfirmedSend, SendOutcome, SendRequest
 from smsai_mcp.guard.tokens import ConfirmationTokens
+from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.state.store import Attempt, Begun, StateStore, StoreUnavailable
 
@@ -64,6 +66,7 @@ class BatchGuard:
         clock: Callable[[], float],
         check: Check,
         audited: Audited,
+        dry_run: DryRun,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -74,6 +77,7 @@ class BatchGuard:
         self._clock = clock
         self._check = check
         self._audited = audited
+        self._dry_run = dry_run
 
     async def check(self, request: BatchRequest) -> CheckedBatch:
         """Every recipient through the guard's steps, then the batch's total against the budgets. Sends nothing,
@@ -87,10 +91,12 @@ class BatchGuard:
             try:
                 checked = await self._check(single)
             except Refusal as refusal:
-                outcomes.append(RecipientOutcome(number, "refused", refusal.estimate, reason=str(refusal)))
+                estimate = refusal.estimate or await self._estimate_if_priced(single)
+                outcomes.append(RecipientOutcome(number, "refused", estimate, reason=str(refusal)))
                 continue
             except OutcomeUnknown as unknown:
-                outcomes.append(RecipientOutcome(number, "unknown", reason=str(unknown)))
+                estimate = await self._estimate_if_priced(single)
+                outcomes.append(RecipientOutcome(number, "unknown", estimate, reason=str(unknown)))
                 continue
             if isinstance(checked, SendOutcome):
                 outcomes.append(RecipientOutcome(number, status_of(checked), checked.estimate, checked.message))
@@ -107,6 +113,14 @@ class BatchGuard:
         )
         await self._refuse_over_budget(batch)
         return batch
+
+    async def _estimate_if_priced(self, request: SendRequest) -> Estimate | None:
+        """A refused recipient's estimate, as estimate_sms gives it (naming the guard that refuses it); None for a
+        number that cannot be priced at all."""
+        try:
+            return await self._dry_run(request.to, request.body, request.sender_id)
+        except Exception:  # an invalid, premium-rate or unlisted number has no estimate: its reason says why
+            return None
 
     def asks_a_person(self, batch: CheckedBatch) -> bool:
         """Whether a person is asked about this batch when the client can ask: not when every number is one the

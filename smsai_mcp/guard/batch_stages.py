@@ -24,6 +24,7 @@ __all__ = [
     "BatchRequest",
     "Check",
     "CheckedBatch",
+    "DryRun",
     "Progress",
     "RecipientOutcome",
     "RecipientStatus",
@@ -38,6 +39,7 @@ __all__ = [
 
 RecipientStatus = Literal["sent", "duplicate", "refused", "unknown", "pending"]
 Check = Callable[[SendRequest], Awaitable[CheckedSend | SendOutcome]]
+DryRun = Callable[[str, str, str | None], Awaitable[Estimate]]
 Audited = Callable[[str, Exception, Estimate | None], Awaitable[Refusal | OutcomeUnknown]]
 Progress = Callable[[int, int], Awaitable[None]]
 

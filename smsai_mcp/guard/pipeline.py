@@ -108,6 +108,7 @@ class SendGuard:
             clock=clock,
             check=self.check,
             audited=self._refused,
+            dry_run=self.estimate,
         )
 
     async def check(self, request: SendRequest) -> CheckedSend | SendOutcome:
