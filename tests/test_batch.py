@@ -7,6 +7,7 @@ Every test counts the `POST /api/v1/sms/send` requests that reached the sandbox 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -19,12 +20,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult, InputRequiredResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.batch import SENDS_AT_ONCE
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
+from smsai_mcp.server import build_server
 from tests.clock import FakeClock
 from tests.conftest import ERAS, SEND_PATH, posts
 from tests.guard_helpers import (
@@ -32,6 +34,7 @@ from tests.guard_helpers import (
     PREMIUM,
     Person,
     assert_nothing_sent,
+    checked,
     connect,
     ledger,
     send,
@@ -357,3 +360,81 @@ async def test_a_batch_killed_half_way_then_retried_under_its_key_never_texts_a_
     assert statuses(resumed) == ["sent"] * 20
     assert posts(sandbox) == 20
     assert sorted(sent_to(sandbox)) == sorted(TWENTY)  # every number once
+
+
+# 7. What the client sends back
+
+
+async def asked_batch(client: Client, arguments: dict[str, Any]) -> InputRequiredResult:
+    """The first round of a 2026-07-28 batch, driven by hand: the server asks its one question through the client."""
+    first = await client.session.call_tool("send_sms_batch", arguments, allow_input_required=True)
+    assert isinstance(first, InputRequiredResult), first
+    assert first.input_requests is not None
+    [request] = first.input_requests.values()
+    assert request.method == "elicitation/create"
+    return first
+
+
+async def answer_batch(
+    client: Client, arguments: dict[str, Any], first: InputRequiredResult
+) -> CallToolResult | InputRequiredResult:
+    return await client.session.call_tool(
+        "send_sms_batch",
+        arguments,
+        allow_input_required=True,
+        input_responses=checked(first),
+        request_state=first.request_state,
+    )
+
+
+@pytest.mark.parametrize("window", [600, 0])
+async def test_a_replayed_2026_batch_retry_sends_nothing_more(
+    settings: Settings, sandbox: Sandbox, window: int
+) -> None:
+    arguments = {"recipients": TWENTY[:3], "body": BODY}
+    async with connect(confirming(settings, "auto", duplicate_window_seconds=window), "auto", Person()) as client:
+        first = await asked_batch(client, arguments)
+        assert posts(sandbox) == 0
+        final = await answer_batch(client, arguments, first)
+        assert isinstance(final, CallToolResult)
+        assert structured(final)["sent_count"] == 3
+        replay = await answer_batch(client, arguments, first)  # the very same retry, once more
+    assert posts(sandbox) == 3
+    if window:
+        assert isinstance(replay, CallToolResult)
+        assert statuses(structured(replay)) == ["duplicate"] * 3
+    elif isinstance(replay, CallToolResult):
+        assert_nothing_sent(replay, sandbox, posts_so_far=3, says="already used")
+    else:  # the recorded answer no longer counts: the person is asked afresh (the balance has moved)
+        assert replay.request_state != first.request_state
+
+
+async def _handler_that_raises(context: Any, params: Any) -> ElicitResult:
+    raise RuntimeError("the host's dialog crashed")
+
+
+async def test_a_client_whose_elicitation_fails_on_a_batch_gets_a_refusal_audited_for_each_recipient(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    confirming_settings = confirming(settings, "auto")
+    async with Client(
+        build_server(confirming_settings), mode="legacy", elicitation_callback=_handler_that_raises
+    ) as client:
+        result = await send_batch(client, TWENTY[:2])
+    text = assert_nothing_sent(result, sandbox, posts_so_far=0, says="confirm")
+    assert "dialog crashed" not in text
+    assert settings.state_dir is not None
+    lines = [json.loads(line) for line in (settings.state_dir / "audit.jsonl").read_text().splitlines()]
+    refused = [(line["outcome"], line["reason"]) for line in lines if line["outcome"] == "refused"]
+    assert refused == [("refused", "elicitation_failed")] * 2
+
+
+@pytest.mark.parametrize(
+    "recipients", [[], ["12025551200"], [TWENTY[0], 42]], ids=["none", "without-plus", "not-a-string"]
+)
+async def test_recipients_that_break_the_schema_are_refused_saying_nothing_was_sent(
+    settings: Settings, sandbox: Sandbox, recipients: list[Any]
+) -> None:
+    async with connect(settings, "auto") as client:
+        result = await client.call_tool("send_sms_batch", {"recipients": recipients, "body": BODY})
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="recipients")

@@ -35,6 +35,7 @@ from smsai_mcp.guard.batch_stages import (
     reasons,
     refuse_malformed,
     status_of,
+    why_not_begun,
 )
 from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation
 from smsai_mcp.guard.question import BatchQuestion, BatchRecipient
@@ -204,14 +205,13 @@ class BatchGuard:
             raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
         if not all(isinstance(result, Begun) for result in begun):
             changed = [
-                f"{c.checked.prepared.number.international}: {type(result).__name__}"
+                f"{c.checked.prepared.number.international}: {why_not_begun(result)}"
                 for c, result in zip(confirmed, begun, strict=True)
                 if not isinstance(result, Begun)
             ]
             raise Refusal(
-                "Between the checks and the reservation, the ledger changed for these recipients (another send "
-                f"reached them, or the budget or a limit filled up): {'; '.join(changed)}. Call send_sms_batch "
-                "again to see where each one stands.",
+                "Between the checks and the reservation of the whole batch, the ledger changed for these "
+                f"recipients: {'; '.join(changed)}. Call send_sms_batch again to see where each one stands.",
                 code="batch_reservation",
             )
         outcomes: list[RecipientOutcome] = []

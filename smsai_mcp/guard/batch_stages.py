@@ -16,6 +16,16 @@ from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.money import usd_of_micro
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+from smsai_mcp.state.store import (
+    BeginResult,
+    BudgetExceeded,
+    ConfirmationAlreadyUsed,
+    DuplicateFound,
+    IdempotentReplay,
+    KeyReusedForAnotherMessage,
+    RecipientLimitReached,
+    StillUnknown,
+)
 
 __all__ = [
     "UNKNOWN_AFTER_RESERVATION",
@@ -35,6 +45,7 @@ __all__ = [
     "reasons",
     "refuse_malformed",
     "status_of",
+    "why_not_begun",
 ]
 
 RecipientStatus = Literal["sent", "duplicate", "refused", "unknown", "pending"]
@@ -96,6 +107,24 @@ UNKNOWN_AFTER_RESERVATION = (
     "The message may have been sent; its outcome is unknown, so it must not be retried. Check list_messages in a "
     "minute to see whether it went out."
 )
+
+
+def why_not_begun(result: BeginResult) -> str:
+    """What a ledger that would not begin one recipient's attempt found, in a few words."""
+    match result:
+        case ConfirmationAlreadyUsed():
+            return "this confirmation was already used for it"
+        case BudgetExceeded():
+            return "the daily budget filled up"
+        case RecipientLimitReached():
+            return "its hourly limit was reached"
+        case DuplicateFound() | IdempotentReplay():
+            return "an identical message to it was just sent"
+        case StillUnknown():
+            return "an identical message to it has an unknown outcome"
+        case KeyReusedForAnotherMessage():
+            return "its idempotency key was used for another message"
+    return "it could not be reserved"
 
 
 def status_of(outcome: SendOutcome) -> RecipientStatus:

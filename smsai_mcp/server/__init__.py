@@ -34,7 +34,7 @@ from smsai_mcp.guard.refusal import NOTHING_SENT
 from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, open_runtime
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
-from smsai_mcp.server.batch_tool import add_batch_tool
+from smsai_mcp.server.batch_tool import PlannedBatch, add_batch_tool
 from smsai_mcp.server.dependencies import can_elicit
 from smsai_mcp.server.read_tools import add_read_tools
 from smsai_mcp.server.send_tool import Planned, add_send_tool
@@ -106,6 +106,10 @@ async def _audit_failed_asking(
 ) -> None:
     guard = cast(Runtime, ctx.lifespan_context).for_request().guard
     if guard is None:
+        return
+    if isinstance(progress.plan, PlannedBatch) and progress.plan.batch is not None:
+        for each in progress.plan.batch.sendable:  # a batch's question was about each of these
+            await guard.elicitation_failed(each.prepared.number.e164, each)
         return
     checked = progress.plan.checked if isinstance(progress.plan, Planned) else None
     to = str(arguments.get("to", ""))
