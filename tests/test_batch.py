@@ -209,7 +209,7 @@ async def test_one_token_confirms_exactly_that_batch_and_its_recipients(
         assert posts(sandbox) == 0
         for other in ([TWENTY[0], GB], [GB, TWENTY[0], TWENTY[1]], [*recipients, TWENTY[2]]):
             refused = await send_batch(client, other, confirmation_token=token)
-            assert_nothing_sent(refused, sandbox, posts_so_far=0, says="issued for a different message")
+            assert_nothing_sent(refused, sandbox, posts_so_far=0, says="issued for a different batch")
         done = structured(await send_batch(client, recipients, confirmation_token=token))
         replayed = structured(await send_batch(client, recipients, confirmation_token=token))
     assert done["status"] == "done"
@@ -217,6 +217,29 @@ async def test_one_token_confirms_exactly_that_batch_and_its_recipients(
     assert "confirmation_token" not in done
     assert statuses(replayed) == ["duplicate"] * 3  # the same token again sends nothing more
     assert posts(sandbox) == 3
+
+
+@pytest.mark.parametrize("mode", ["auto", "token"])
+async def test_a_batch_only_to_numbers_that_skip_confirmation_is_sent_without_a_question_or_token(
+    settings: Settings, sandbox: Sandbox, mode: str
+) -> None:
+    """SMSAI_CONFIRM_SKIP_RECIPIENTS: the user's own phones. One number outside the list asks about the batch."""
+    own = frozenset(TWENTY[:2])
+    person = Person()
+    async with connect(confirming(settings, mode, confirm_skip_recipients=own), "auto", person) as client:
+        skipped = structured(await send_batch(client, TWENTY[:2]))
+        assert posts(sandbox) == 2
+        mixed = structured(await send_batch(client, TWENTY[1:3], body="Another text"))
+    assert skipped["status"] == "done"
+    assert statuses(skipped) == ["sent", "sent"]
+    if mode == "token":
+        assert mixed["status"] == "confirmation_required"
+        assert posts(sandbox) == 2
+        assert person.questions == []
+    else:
+        assert mixed["status"] == "done"
+        assert len(person.questions) == 1
+        assert posts(sandbox) == 4
 
 
 async def test_a_person_who_declines_the_batch_question_sends_nothing(settings: Settings, sandbox: Sandbox) -> None:

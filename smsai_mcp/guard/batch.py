@@ -19,6 +19,7 @@ from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.batch_stages import (
+    BATCH_TOKEN_REFUSALS,
     UNKNOWN_AFTER_RESERVATION,
     Audited,
     BatchOutcome,
@@ -185,7 +186,10 @@ class BatchGuard:
             issued, expires = self._tokens.issue(batch.fingerprint, now=now)
             at = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
             return BatchOutcome("confirmation_required", batch.outcomes, issued, at)
-        return "token:" + self._tokens.verify(token, batch.fingerprint, now=now)
+        try:
+            return "token:" + self._tokens.verify(token, batch.fingerprint, now=now)
+        except Refusal as refusal:  # worded for send_sms; a batch's agent needs the batch's words
+            raise Refusal(BATCH_TOKEN_REFUSALS.get(refusal.code, str(refusal)), code=refusal.code) from None
 
     def _all_skip_confirmation(self, batch: CheckedBatch) -> bool:
         skip = self._settings.confirm_skip_recipients

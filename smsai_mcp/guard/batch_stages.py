@@ -28,6 +28,7 @@ from smsai_mcp.state.store import (
 )
 
 __all__ = [
+    "BATCH_TOKEN_REFUSALS",
     "UNKNOWN_AFTER_RESERVATION",
     "Audited",
     "BatchOutcome",
@@ -50,6 +51,13 @@ __all__ = [
 
 RecipientStatus = Literal["sent", "duplicate", "refused", "unknown", "pending"]
 Check = Callable[[SendRequest], Awaitable[CheckedSend | SendOutcome]]
+BATCH_TOKEN_REFUSALS = {
+    "token_forged": "The confirmation_token is not one this server issued. Call send_sms_batch without it to get a "
+    "new one.",
+    "token_for_another_message": "The confirmation_token was issued for a different batch (the recipients, in the "
+    "same order, the body and the sender_id must be exactly the same). Call send_sms_batch without a token to "
+    "confirm this one.",
+}
 DryRun = Callable[[str, str, str | None], Awaitable[Estimate]]
 Audited = Callable[[str, Exception, Estimate | None], Awaitable[Refusal | OutcomeUnknown]]
 Progress = Callable[[int, int], Awaitable[None]]
