@@ -156,6 +156,14 @@ async def test_a_batch_no_recipient_of_which_can_be_sent_to_is_a_tool_error_that
     assert person.questions == []
 
 
+async def test_a_text_refused_for_every_recipient_says_its_reason_once(settings: Settings, sandbox: Sandbox) -> None:
+    async with connect(settings, "auto") as client:
+        result = await send_batch(client, TWENTY[:5], body="Your key: smsai_" + "a1B2" * 10)
+    text = assert_nothing_sent(result, sandbox, posts_so_far=0, says=", ".join(TWENTY[:5]) + ": ")
+    assert text.count("SMSAI_CONTENT_CHECKS") == 1
+    assert "a1B2a1B2" not in text  # a refusal never repeats the secret
+
+
 async def test_the_same_number_twice_in_one_batch_is_refused_by_input_validation(
     settings: Settings, sandbox: Sandbox
 ) -> None:

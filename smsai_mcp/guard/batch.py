@@ -127,7 +127,7 @@ class BatchGuard:
     def asks_a_person(self, batch: CheckedBatch) -> bool:
         """Whether a person is asked about this batch when the client can ask: not when every number is one the
         user sends to without a question."""
-        return bool(batch.sendable) and asks_a_person(self._settings) and not self._all_skip_confirmation(batch)
+        return bool(batch.sendable) and asks_a_person(self._settings) and not self._skips_confirmation(batch)
 
     async def question(self, batch: CheckedBatch) -> BatchQuestion:
         budget = self._settings.daily_budget_usd
@@ -171,7 +171,7 @@ class BatchGuard:
     ) -> str | BatchOutcome | None:
         """The id of the batch's confirmation (None when none is needed), or the token to hand back first."""
         mode = self._settings.confirm
-        if mode == "off" or (mode != "elicit" and self._all_skip_confirmation(batch)):
+        if mode == "off" or self._skips_confirmation(batch):
             return None
         if asked is not None:
             return persons_confirmation(asked)
@@ -191,9 +191,11 @@ class BatchGuard:
         except Refusal as refusal:  # worded for send_sms; a batch's agent needs the batch's words
             raise Refusal(BATCH_TOKEN_REFUSALS.get(refusal.code, str(refusal)), code=refusal.code) from None
 
-    def _all_skip_confirmation(self, batch: CheckedBatch) -> bool:
+    def _skips_confirmation(self, batch: CheckedBatch) -> bool:
+        """In `auto` and `token`, a batch only to numbers of SMSAI_CONFIRM_SKIP_RECIPIENTS needs no confirmation."""
         skip = self._settings.confirm_skip_recipients
-        return all(c.prepared.number.e164 in skip for c in batch.sendable)
+        in_mode = self._settings.confirm in ("auto", "token")
+        return in_mode and all(c.prepared.number.e164 in skip for c in batch.sendable)
 
     async def _reserve_and_send(
         self, confirmed: Sequence[ConfirmedSend], progress: Progress | None

@@ -175,7 +175,12 @@ def batch_fingerprint(sendable: Sequence[CheckedSend]) -> str:
 
 
 def reasons(outcomes: Sequence[RecipientOutcome]) -> str:
-    return " ".join(f"{o.to}: {o.reason}" for o in outcomes if o.reason)
+    """Each reason once, after the numbers it applies to (a text refused for all of them is said once)."""
+    numbers_by_reason: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.reason:
+            numbers_by_reason.setdefault(outcome.reason, []).append(outcome.to)
+    return " ".join(f"{', '.join(numbers)}: {reason}" for reason, numbers in numbers_by_reason.items())
 
 
 def over_budget_refusal(period: str, name: str, budget: Decimal, spent: int, total: int) -> Refusal:
