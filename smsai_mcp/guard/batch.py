@@ -151,6 +151,7 @@ class BatchGuard:
         try:
             confirmation = self._confirmation(batch, asked=asked, token=token)
             if isinstance(confirmation, BatchOutcome):
+                await self._audit_each(batch, event="confirmation_required")
                 return confirmation
             confirmed = [
                 ConfirmedSend(c, None if confirmation is None else f"{confirmation}:{c.prepared.number.e164}")
@@ -270,12 +271,13 @@ class BatchGuard:
 
     async def _audit_refused(self, batch: CheckedBatch, refusal: Refusal) -> None:
         """A refusal of the whole batch: one audit line per recipient it would have sent to."""
+        await self._audit_each(batch, event="refused", reason=refusal.code, **refusal.audit)
+
+    async def _audit_each(self, batch: CheckedBatch, *, event: str, **fields: object) -> None:
         for checked in batch.sendable:
-            with contextlib.suppress(OSError):  # the refusal stands even if its audit line cannot be written
-                fields = {**estimate_fields(checked.estimate), **refusal.audit}
-                await self._audit.record(
-                    event="refused", recipient=checked.prepared.number.e164, reason=refusal.code, **fields
-                )
+            with contextlib.suppress(OSError):  # the answer stands even if its audit line cannot be written
+                estimated = estimate_fields(checked.estimate)
+                await self._audit.record(event=event, recipient=checked.prepared.number.e164, **estimated, **fields)
 
     async def spent_this_month_micro(self) -> int:
         """Charged plus reserved this UTC month: the sum of its days so far (until the store keeps a monthly total)."""
