@@ -296,6 +296,28 @@ async def test_a_rate_limit_on_one_recipient_refuses_that_one_only_and_a_retry_s
     assert sorted(sent_to(sandbox)) == sorted(recipients)  # each number once
 
 
+async def test_recipients_a_slow_api_has_not_reached_before_their_reservation_ages_out_are_not_sent(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """The first POSTs hang while two minutes pass: a reservation that old counts as lost to the lookups, so the
+    recipients not posted yet are given back unsent rather than posted behind the lookups' back."""
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=0.5, times=None))
+    clock = FakeClock()
+
+    async def two_minutes_pass_during_the_first_posts() -> None:
+        await until(lambda: posts(sandbox) == SENDS_AT_ONCE)
+        clock.advance(121)
+
+    async with connect(settings, "legacy", clock=clock) as client, anyio.create_task_group() as group:
+        group.start_soon(two_minutes_pass_during_the_first_posts)
+        result = structured(await send_batch(client, TWENTY[:8]))
+    assert statuses(result) == ["sent"] * SENDS_AT_ONCE + ["refused"] * (8 - SENDS_AT_ONCE)
+    assert "took too long" in result["results"][-1]["reason"]
+    assert posts(sandbox) == SENDS_AT_ONCE
+    assert settings.state_dir is not None
+    assert [a["status"] for a in ledger(settings.state_dir)].count("released") == 8 - SENDS_AT_ONCE
+
+
 async def test_a_read_only_server_does_not_offer_send_sms_batch(settings: Settings, sandbox: Sandbox) -> None:
     async with connect(settings.model_copy(update={"read_only": True}), "auto") as client:
         names = {tool.name for tool in (await client.list_tools()).tools}

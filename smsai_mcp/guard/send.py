@@ -107,7 +107,17 @@ class Sender:
         )
 
     async def post_reserved(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
-        """The send of an attempt the ledger has already begun (a batch reserves all of its at once)."""
+        """The send of an attempt the ledger has already begun (a batch reserves all of its at once). One whose POST
+        could outlast the time a pending attempt counts as in flight is given back unsent: past it, a lookup would
+        take the attempt for lost while its POST is still out."""
+        if self._clock() - attempt.created_at > self._in_flight_seconds - self._settings.timeout_seconds:
+            await self._store.release_refused(attempt.id)
+            raise Refusal(
+                "The batch took too long to reach this recipient (the SMS for AI API answered slowly), so it was not "
+                "sent to. Call send_sms_batch again, with the same idempotency_key if it had one, to send the rest.",
+                code="batch_too_slow",
+                estimate=confirmed.checked.estimate,
+            )
         with anyio.CancelScope(shield=True):
             outcome = await self._after_begun(attempt, confirmed)
         return outcome
