@@ -351,6 +351,24 @@ async def test_fifty_concurrent_reservations_against_a_budget_for_ten(open_store
     assert await stores[0].spent_micro(DAY) == 100_000
 
 
+async def test_begin_many_begins_every_attempt_or_none_and_frees_their_confirmations(
+    open_store: StoreFactory,
+) -> None:
+    """A batch reserves all of its recipients at once: one that does not fit leaves none begun."""
+    store = open_store()
+    fits = [attempt(to=f"+1202555120{i}", confirmation=f"c:{i}", reserved=30_000) for i in range(3)]
+    results = await store.begin_many([begin_request(a, budget=80_000) for a in fits], now=NOW)
+    assert len(results) == 3
+    assert not all(isinstance(result, Begun) for result in results)
+    assert isinstance(results[-1], BudgetExceeded)
+    assert await store.spent_micro(DAY) == 0
+    assert await store.unresolved() == []
+    again = [attempt(to=a.recipient, confirmation=a.confirmation_id, reserved=20_000) for a in fits]
+    results = await store.begin_many([begin_request(a, budget=80_000) for a in again], now=NOW)
+    assert all(isinstance(result, Begun) for result in results)  # the same confirmations count again
+    assert await store.spent_micro(DAY) == 60_000
+
+
 async def test_shared_value_is_fetched_once_for_every_replica_of_redis(open_store: StoreFactory) -> None:
     first, second = open_store(), open_store()
     produced: list[int] = []

@@ -43,7 +43,7 @@ async def call_ok(client: Client, name: str, arguments: dict[str, Any] | None = 
 
 async def test_lists_the_contract_tools_with_schemas_and_annotations(client: Client) -> None:
     tools = await tools_by_name(client)
-    assert set(tools) == READ_TOOLS | OPT_OUT_WRITERS | {"send_sms"}
+    assert set(tools) == READ_TOOLS | OPT_OUT_WRITERS | {"send_sms", "send_sms_batch"}
     for name, tool in tools.items():
         assert tool.description, name
         assert tool.output_schema is not None, name
@@ -52,14 +52,15 @@ async def test_lists_the_contract_tools_with_schemas_and_annotations(client: Cli
             assert schema.get("description"), f"{name}.{argument} has no description"
     for name in READ_TOOLS:
         assert tools[name].annotations.read_only_hint is True  # type: ignore[union-attr]
-    send = tools["send_sms"].annotations
-    assert send is not None
-    assert (send.read_only_hint, send.destructive_hint, send.idempotent_hint, send.open_world_hint) == (
-        False,
-        True,
-        False,
-        True,
-    )
+    for sending in ("send_sms", "send_sms_batch"):
+        send = tools[sending].annotations
+        assert send is not None
+        assert (send.read_only_hint, send.destructive_hint, send.idempotent_hint, send.open_world_hint) == (
+            False,
+            True,
+            False,
+            True,
+        )
     assert set(tools["send_sms"].input_schema["properties"]) == {
         "to",
         "body",

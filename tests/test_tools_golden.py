@@ -34,8 +34,9 @@ REGENERATE = "SMSAI_UPDATE_GOLDEN=1 pytest tests/test_tools_golden.py"
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_DESCRIPTION_CHARS = 1024
 MAX_DESCRIPTION_LINES = 6
+SENDING_TOOLS = ["send_sms", "send_sms_batch"]
 TOOL_NAMES = [
-    "send_sms",
+    *SENDING_TOOLS,
     "estimate_sms",
     "check_balance",
     "list_countries",
@@ -82,7 +83,7 @@ async def test_tools_list_matches_the_golden_file(plain_settings: Settings, era:
 
 async def test_read_only_mode_lists_the_golden_tools_without_send_sms(tmp_path: Path) -> None:
     tools = await listed(Settings(state_dir=tmp_path / "state", read_only=True), "legacy")
-    assert tools == [tool for tool in load_golden() if tool["name"] != "send_sms"]
+    assert tools == [tool for tool in load_golden() if tool["name"] not in SENDING_TOOLS]
 
 
 def test_golden_file_is_canonical_json() -> None:
@@ -143,4 +144,4 @@ def test_each_description_states_side_effects_and_cost_in_a_few_lines(name: str)
 
 def test_only_send_sms_has_side_effects_outside_this_server() -> None:
     writers = [tool["name"] for tool in load_golden() if not tool["annotations"]["readOnlyHint"]]
-    assert [name for name in writers if name not in LOCAL_WRITERS] == ["send_sms"]
+    assert [name for name in writers if name not in LOCAL_WRITERS] == SENDING_TOOLS

@@ -18,7 +18,7 @@ from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.guard.stages import CheckedSend, ConfirmedSend, SendOutcome
 from smsai_mcp.guard.tokens import ConfirmationTokens
 
-__all__ = ["Asked", "PersonsAnswer", "asks_a_person", "confirm"]
+__all__ = ["Asked", "PersonsAnswer", "asks_a_person", "confirm", "persons_confirmation"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def confirm(
     if mode == "off":
         return ConfirmedSend(checked, confirmation_id=None)
     if asked is not None:
-        return ConfirmedSend(checked, confirmation_id=_persons_confirmation(asked))
+        return ConfirmedSend(checked, confirmation_id=persons_confirmation(asked))
     if mode == "elicit":
         raise Refusal(
             "This server needs a person to confirm each SMS (SMSAI_CONFIRM=elicit), and this MCP client cannot "
@@ -73,7 +73,7 @@ def confirm(
     )
 
 
-def _persons_confirmation(asked: Asked) -> str:
+def persons_confirmation(asked: Asked) -> str:
     """The id of a confirmation the person gave: one per question, and the same for a replayed 2026-07-28 retry."""
     match asked.answer:
         case "declined":

@@ -16,6 +16,7 @@ from smsai_mcp.client.api import SmsApi
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.balance import BalanceReader
+from smsai_mcp.guard.batch import BatchGuard
 from smsai_mcp.guard.confirm import Asked, confirm
 from smsai_mcp.guard.context import GuardContext, Step
 from smsai_mcp.guard.dry_run import dry_run
@@ -100,6 +101,18 @@ class SendGuard:
             reconciler=self.reconciler,
             clock=clock,
             in_flight_seconds=in_flight_seconds,
+        )
+        self.batches = BatchGuard(  # send_sms_batch: each recipient through `check`, then one confirmation
+            settings=settings,
+            store=store,
+            tokens=tokens,
+            sender=self._sender,
+            audit=audit,
+            balances=balances,
+            clock=clock,
+            check=self.check,
+            audited=self._refused,
+            dry_run=self.estimate,
         )
 
     async def check(self, request: SendRequest) -> CheckedSend | SendOutcome:

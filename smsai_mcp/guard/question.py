@@ -19,7 +19,7 @@ from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.links import link_hosts
 from smsai_mcp.sms.segments import GSM7_MULTIPART_SEPTETS, GSM7_SINGLE_PART_SEPTETS
 
-__all__ = ["LINE_BREAK_MARK", "Question", "shown_text", "single_line"]
+__all__ = ["LINE_BREAK_MARK", "BatchQuestion", "BatchRecipient", "Question", "shown_text", "single_line"]
 
 LINE_BREAK_MARK = "⏎"
 _TEXT_OPEN, _TEXT_CLOSE = "«", "»"
@@ -52,6 +52,11 @@ def _listed(items: list[str]) -> str:
     if len(items) <= _MOST_LISTED:
         return " ".join(items)
     return " ".join(items[:_MOST_LISTED]) + f" and {len(items) - _MOST_LISTED} more"
+
+
+def _hidden_characters(body: str) -> str:
+    counts = Counter(c for c in body if is_invisible(c))
+    return _listed([f"{visible_name(c)} {_TIMES}{counts[c]}" for c in invisible_characters(body)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +96,7 @@ class Question:
         return "\n".join(lines)
 
     def _hidden(self) -> str:
-        counts = Counter(c for c in self.body if is_invisible(c))
-        return _listed([f"{visible_name(c)} {_TIMES}{counts[c]}" for c in invisible_characters(self.body)])
+        return _hidden_characters(self.body)
 
     def _special(self) -> str:
         e = self.estimate
@@ -114,3 +118,57 @@ class Question:
         if suggestion is not None and suggestion.saving_usd > 0:
             cost += f"; with plain quotes and dashes it would cost ${suggestion.estimated_cost_usd:.4f}"
         return cost
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecipient:
+    """One recipient as a batch question lists it: formatted, with its country and estimate."""
+
+    formatted: str
+    estimate: Estimate
+
+
+@dataclass(frozen=True, slots=True)
+class BatchQuestion:
+    """One question for every recipient of a batch the guard let through: the text once, each recipient on a line
+    of its own (formatted by the server, so the agent can add none), the total, the balance and budget after."""
+
+    recipients: tuple[BatchRecipient, ...]
+    refused: int  # recipients the guard refused: not sent, not asked about
+    sender_id: str | None
+    body: str
+    balance_usd: Decimal | None
+    budget_left_usd: Decimal
+    daily_budget_usd: Decimal
+
+    @property
+    def total_usd(self) -> Decimal:
+        return sum((recipient.estimate.estimated_cost_usd for recipient in self.recipients), Decimal(0))
+
+    def render(self) -> str:
+        first = self.recipients[0].estimate
+        count = len(self.recipients)
+        lines = [
+            f"Send this SMS to {count} recipient{'s' if count != 1 else ''}?",
+            *(
+                f"{index}. {r.formatted} ({single_line(r.estimate.country_name)}) ${r.estimate.estimated_cost_usd:.4f}"
+                for index, r in enumerate(self.recipients, start=1)
+            ),
+            f"Not sent (refused by the guard): {self.refused}",
+            f"From: {single_line(self.sender_id) if self.sender_id else 'the account default sender'}",
+            f"Text, every character exactly as sent, between {_TEXT_OPEN} and {_TEXT_CLOSE}:",
+            _TEXT_OPEN + shown_text(self.body) + _TEXT_CLOSE,
+            f"Links go to: {_listed([single_line(host) for host in link_hosts(self.body)]) or 'no links'}",
+            f"Hidden characters: {self._hidden() or 'none'}",
+            f"Segments each: {first.segments} ({first.encoding}, {first.characters} characters)",
+            f"Total estimated cost: ${self.total_usd:.4f} for {count} SMS",
+        ]
+        if self.balance_usd is not None:
+            lines.append(f"Balance after: ${self.balance_usd - self.total_usd:.4f}")
+        lines.append(
+            f"Today's budget left after: ${self.budget_left_usd - self.total_usd:.4f} of ${self.daily_budget_usd:.2f}"
+        )
+        return "\n".join(lines)
+
+    def _hidden(self) -> str:
+        return _hidden_characters(self.body)

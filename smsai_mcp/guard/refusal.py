@@ -14,6 +14,11 @@
     │   confirmation               declined, cancelled, unchecked, cannot_elicit, elicitation_failed,
     │                              token_forged, token_for_another_message, token_expired, confirmation_used
     │   send                       upstream_refused (the API said no: 402, 403, 422, 429...)
+    │   batch (guard/batch.py)     batch_empty, batch_too_large, duplicate_recipients (before any recipient's
+    │                              steps), batch_unsendable (every recipient refused), daily_budget and
+    │                              monthly_budget (the batch's total, before anyone is asked), batch_reservation
+    │                              (the ledger changed between the checks and the one reservation of them all),
+    │                              batch_too_slow (a recipient not yet posted when its reservation ages out)
     │   any step                   ledger_locked, ledger_unreachable, internal_error
     │   reservation                ledger_unwritable, audit_unwritable (a full disk, a state directory removed)
     └── OutcomeUnknown             the message may have gone out and must not be retried: the answer to the POST

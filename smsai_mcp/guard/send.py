@@ -75,9 +75,15 @@ class Sender:
 
     async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
         """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
+        attempt = self.attempt_for(confirmed, now=self._clock())
+        with anyio.CancelScope(shield=True):
+            outcome = await self._reserve_and_post(attempt, confirmed)
+        return outcome
+
+    def attempt_for(self, confirmed: ConfirmedSend, *, now: float) -> Attempt:
+        """The ledger's record of this send, pending, its estimate to reserve."""
         checked = confirmed.checked
-        now = self._clock()
-        attempt = Attempt(
+        return Attempt(
             id=uuid.uuid4().hex,
             day=utc_day(now),
             created_at=now,
@@ -90,8 +96,31 @@ class Sender:
             status="pending",
             reserved_micro=micro(checked.estimate.estimated_cost_usd),
         )
+
+    def begin_request(self, attempt: Attempt) -> BeginRequest:
+        """What the ledger checks as it reserves the attempt: every limit of this server's policy."""
+        return BeginRequest(
+            attempt=attempt,
+            daily_budget_micro=micro(self._settings.daily_budget_usd),
+            max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
+            duplicate_window_seconds=self._settings.duplicate_window_seconds,
+            pending_stale_seconds=self._in_flight_seconds,
+        )
+
+    async def post_reserved(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
+        """The send of an attempt the ledger has already begun (a batch reserves all of its at once). One whose POST
+        could outlast the time a pending attempt counts as in flight is given back unsent: past it, a lookup would
+        take the attempt for lost while its POST is still out."""
+        if self._clock() - attempt.created_at > self._in_flight_seconds - self._settings.timeout_seconds:
+            await self._store.release_refused(attempt.id)
+            raise Refusal(
+                "The batch took too long to reach this recipient (the SMS for AI API answered slowly), so it was not "
+                "sent to. Call send_sms_batch again, with the same idempotency_key if it had one, to send the rest.",
+                code="batch_too_slow",
+                estimate=confirmed.checked.estimate,
+            )
         with anyio.CancelScope(shield=True):
-            outcome = await self._reserve_and_post(attempt, confirmed)
+            outcome = await self._after_begun(attempt, confirmed)
         return outcome
 
     async def _reserve_and_post(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
@@ -115,6 +144,10 @@ class Sender:
                     "Call send_sms again without it to confirm a new message.",
                     code="confirmation_used",
                 )
+        return await self._after_begun(attempt, confirmed)
+
+    async def _after_begun(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
+        checked = confirmed.checked
         audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
         try:
             await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
@@ -181,16 +214,7 @@ class Sender:
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:
-            return await self._store.begin(
-                BeginRequest(
-                    attempt=attempt,
-                    daily_budget_micro=micro(self._settings.daily_budget_usd),
-                    max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
-                    duplicate_window_seconds=self._settings.duplicate_window_seconds,
-                    pending_stale_seconds=self._in_flight_seconds,
-                ),
-                now=attempt.created_at,
-            )
+            return await self._store.begin(self.begin_request(attempt), now=attempt.created_at)
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
         except Exception:  # a full disk, a ledger removed: the reservation is not on the books, so no POST

@@ -7,6 +7,7 @@ client and shapes what comes back. The layout:
     failures.py      the one place where failures become tool errors
     send_tool.py     send_sms: the guard's check, its question, the person's answer or token, the send
     opt_out_tools.py add_opt_out, list_opt_outs, remove_opt_out: the do-not-text list (removal asks a person)
+    batch_tool.py    send_sms_batch: the same for many recipients, with one question (batch_results.py)
     read_tools.py    estimate_sms, check_balance, list_countries, get_message, list_messages
     messages.py      which messages a tenant may read; delivery.py waits for a final status (get_message)
     resources.py     the resource template sms://messages/{id}
@@ -41,6 +42,7 @@ from smsai_mcp.runtime import RECONCILE_EVERY_SECONDS, LiveRuntime, Runtime, ope
 from smsai_mcp.server.app import preview_app
 from smsai_mcp.server.arguments import ArgumentCheck
 from smsai_mcp.server.asking import AskingFailures, CallProgress, LapsedConfirmations
+from smsai_mcp.server.batch_tool import PlannedBatch, add_batch_tool
 from smsai_mcp.server.dependencies import can_elicit
 from smsai_mcp.server.icons import SERVER_ICONS
 from smsai_mcp.server.listening import DeliveryWatch, ListenAccess, TenantBus
@@ -57,6 +59,7 @@ __all__ = ["build_server", "can_elicit"]
 # What a process lists changes only when it restarts; a 2026-07-28 client may reuse it for an hour. Private, as
 # some lists are built per tenant. (Tool results, list_countries' included, carry no cache hints in that revision.)
 _LISTED_FOR_AN_HOUR = CacheHint(ttl_ms=3_600_000, scope="private")
+SENDING_TOOLS = frozenset({"send_sms", "send_sms_batch"})  # the tools that ask a person and say what was sent
 
 
 def build_server(
@@ -118,15 +121,16 @@ def build_server(
         subscriptions=bus,
         middleware=[
             ListenAccess(watch),
-            AskingFailures({"send_sms"}, _audit_failed_asking),
+            AskingFailures(SENDING_TOOLS, _audit_failed_asking),
             AskingFailures({"remove_opt_out"}, _nothing_to_audit, text=REMOVAL_ASK_FAILED),
-            ArgumentCheck(input_schemas, {"send_sms": NOTHING_SENT}),
+            ArgumentCheck(input_schemas, dict.fromkeys(SENDING_TOOLS, NOTHING_SENT)),
         ],
     )
     # Outside the SDK's request-state boundary (which runs outside constructor middleware), to see its refusal.
-    mcp.middleware.insert(0, LapsedConfirmations({"send_sms"}, _audit_failed_asking))
+    mcp.middleware.insert(0, LapsedConfirmations(SENDING_TOOLS, _audit_failed_asking))
     if not all(tenant.settings.read_only for tenant in served.values()):
         add_send_tool(mcp)
+        add_batch_tool(mcp)
     add_read_tools(mcp)
     add_message_resource(mcp)
     add_opt_out_tools(mcp)  # offered when read-only too: they send nothing, and a removal needs a person
@@ -144,6 +148,10 @@ async def _audit_failed_asking(
 ) -> None:
     guard = cast(Runtime, ctx.lifespan_context).for_request().guard
     if guard is None:
+        return
+    if isinstance(progress.plan, PlannedBatch) and progress.plan.batch is not None:
+        for each in progress.plan.batch.sendable:  # a batch's question was about each of these
+            await guard.elicitation_failed(each.prepared.number.e164, each)
         return
     checked = progress.plan.checked if isinstance(progress.plan, Planned) else None
     to = str(arguments.get("to", ""))

@@ -11,6 +11,7 @@ from pydantic import Field
 __all__ = [
     "ADD_OPT_OUT_DESCRIPTION",
     "BALANCE_DESCRIPTION",
+    "BATCH_DESCRIPTION",
     "COUNTRIES_DESCRIPTION",
     "ESTIMATE_DESCRIPTION",
     "GET_MESSAGE_DESCRIPTION",
@@ -32,6 +33,7 @@ __all__ = [
     "MessageIdArg",
     "NoteArg",
     "PageArg",
+    "RecipientsArg",
     "SenderArg",
     "StatusArg",
     "ToArg",
@@ -99,6 +101,25 @@ and destination rules, and may ask the user to confirm; the result's status is s
 confirmation_required. On confirmation_required nothing was sent: show the user the estimate and call again \
 with confirmation_token only after they agree. On an error, read it: it says whether anything was sent. Never \
 retry a send whose outcome is unknown."""
+
+RecipientsArg = Annotated[
+    list[ToArg],
+    Field(
+        description="The recipients, 1 to SMSAI_MAX_BATCH_SIZE (50 unless the server says otherwise) phone numbers in "
+        "E.164 form, each once. Results come back in this order.",
+        min_length=1,
+        max_length=500,
+    ),
+]
+
+BATCH_DESCRIPTION = """\
+Send one SMS text to several phone numbers. Each one costs the user money and reaches a real person; it cannot \
+be undone.
+Each recipient gets the same checks as send_sms; those refused are listed with the reason and not sent. The rest \
+are confirmed once, by one question (or one confirmation_token) listing them all with the total cost, then sent \
+one each. Each result, in the order given, is sent, duplicate, refused, unknown, or pending while confirmation is \
+required. On an error, read it: it says whether anything was sent. Pass an idempotency_key to make a retry safe: \
+it replays what went out and sends only the rest. Never retry a recipient whose outcome is unknown."""
 
 ESTIMATE_DESCRIPTION = """\
 Work out what an SMS would cost without sending it: the recipient's country, GSM-7 or UCS-2 encoding, the \

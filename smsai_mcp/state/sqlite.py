@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +34,7 @@ from smsai_mcp.state.store import (
     RecipientLimitReached,
     StillUnknown,
     StoreUnavailable,
+    begin_in_turn,
     repeated,
     without_text,
 )
@@ -156,6 +157,9 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
             return Begun(attempt)
 
         return await self._transaction(check_and_reserve)
+
+    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+        return await begin_in_turn(self, requests, now=now)  # STAND-IN until the ledger lane's atomic one lands
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float

@@ -20,7 +20,7 @@ store, read before every send, so one `smsai-mcp pause` stops every process and 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -41,6 +41,7 @@ __all__ = [
     "StateStore",
     "StillUnknown",
     "StoreUnavailable",
+    "begin_in_turn",
     "repeated",
     "without_text",
 ]
@@ -176,9 +177,25 @@ def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentR
     return IdempotentReplay(earlier)
 
 
+async def begin_in_turn(store: StateStore, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+    """STAND-IN for the atomic `begin_many` of the ledger lane: begins each request in turn, and when any is not
+    begun gives back every one that was (reservation and confirmation), so that none stays begun. Not atomic: a
+    concurrent send may see the batch's reservations for a moment."""
+    results = [await store.begin(request, now=now) for request in requests]
+    if not all(isinstance(result, Begun) for result in results):
+        for result in results:
+            if isinstance(result, Begun):
+                await store.release_refused(result.attempt.id)
+    return results
+
+
 class StateStore(Protocol):
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         """Check every limit and reserve the estimate, atomically; create the attempt only if all pass."""
+
+    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+        """Begin every request, or none: one result per request, in order; when any is not begun, none stays begun
+        (the results of those that would have been say `Begun` all the same)."""
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
