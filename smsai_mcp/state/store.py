@@ -2,7 +2,9 @@
 
 An *attempt* is one message the guard decided to send. It is created (with its estimate reserved) in a
 single atomic step that also checks the idempotency key, the duplicate window, the per-recipient hourly
-limit, the daily budget and the single use of the confirmation, so concurrent sends can never overshoot.
+limit, the recipients per hour and per number block, the daily and monthly budgets and the single use of
+the confirmation, so concurrent sends can never overshoot. The same step keeps running totals (spent per
+UTC day and month, the numbers texted in the last hour), so no check reads more rows as the ledger grows.
 
     pending  --settle-->  sent        the API charged `charged_micro`
     pending  --release--> released    nothing went out; the reservation is given back
@@ -16,11 +18,12 @@ limit, the daily budget and the single use of the confirmation, so concurrent se
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
+    "NO_LIMIT",
     "Attempt",
     "AttemptStatus",
     "BeginRequest",
@@ -29,12 +32,19 @@ __all__ = [
     "BudgetExceeded",
     "ConfirmationAlreadyUsed",
     "DuplicateFound",
+    "HeldBackWithTheBatch",
     "IdempotentReplay",
     "KeyReusedForAnotherMessage",
+    "MonthlyBudgetExceeded",
+    "NumberBlockReached",
     "RecipientLimitReached",
+    "RecipientsPerHourReached",
     "StateStore",
     "StillUnknown",
     "StoreUnavailable",
+    "Velocity",
+    "block_of",
+    "month_of",
     "repeated",
     "without_text",
 ]
@@ -45,6 +55,8 @@ IDEMPOTENCY_SECONDS = DAY_SECONDS
 HOUR_SECONDS = 3_600
 # A pending attempt older than this cannot still be in flight (the upstream timeout and a margin): it is unknown.
 PENDING_STALE_SECONDS = 150.0
+# A limit that never binds, for callers (and tests) that do not set one.
+NO_LIMIT = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,9 @@ class BeginRequest:
     max_per_recipient_per_hour: int
     duplicate_window_seconds: int
     pending_stale_seconds: float = PENDING_STALE_SECONDS
+    monthly_budget_micro: int | None = None  # None: no monthly cap; the month is that of `attempt.day`
+    max_recipients_per_hour: int = NO_LIMIT  # distinct numbers in any rolling hour
+    max_per_number_block_per_hour: int = NO_LIMIT  # distinct numbers of one block of 100 in any rolling hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +127,37 @@ class BudgetExceeded:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthlyBudgetExceeded:
+    spent_micro: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientsPerHourReached:
+    count: int  # distinct numbers texted in the last hour
+
+
+@dataclass(frozen=True, slots=True)
+class NumberBlockReached:
+    count: int  # distinct numbers of the recipient's block of 100 texted in the last hour
+
+
+@dataclass(frozen=True, slots=True)
 class ConfirmationAlreadyUsed:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBackWithTheBatch:
+    """begin_many: this request passed every check, but another of its batch did not, so none was begun."""
+
+
+@dataclass(frozen=True, slots=True)
+class Velocity:
+    """The numbers texted in the last hour, as the velocity limits see them for one recipient."""
+
+    already_texted: bool  # this number was texted in the hour: texting it again adds no distinct number
+    recipients: int  # distinct numbers texted in the hour
+    block_recipients: int  # distinct numbers of its block of 100 texted in the hour
 
 
 class StoreUnavailable(Exception):
@@ -131,9 +175,24 @@ BeginResult = (
     | DuplicateFound
     | StillUnknown
     | RecipientLimitReached
+    | RecipientsPerHourReached
+    | NumberBlockReached
     | BudgetExceeded
+    | MonthlyBudgetExceeded
     | ConfirmationAlreadyUsed
+    | HeldBackWithTheBatch
 )
+
+
+def month_of(day: str) -> str:
+    """The UTC month of a UTC day: "2026-11-25" -> "2026-11"."""
+    return day[:7]
+
+
+def block_of(e164: str) -> str:
+    """The block of 100 a number belongs to: the number without its last two digits (SMS-pumping fraud texts
+    neighbouring numbers)."""
+    return e164[:-2]
 
 
 def without_text(message_json: str) -> str:
@@ -156,6 +215,11 @@ def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentR
 class StateStore(Protocol):
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         """Check every limit and reserve the estimate, atomically; create the attempt only if all pass."""
+
+    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+        """begin for several attempts, all or nothing, atomically: every one is begun (all `Begun`), or none is
+        and each result says why it would not be (`HeldBackWithTheBatch` for those that passed). The checks are
+        cumulative: each request sees the reservations and recipients of those before it."""
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
@@ -185,8 +249,17 @@ class StateStore(Protocol):
     async def mark_unknown(self, attempt_id: str) -> bool:
         """The outcome is unknown: keep the reservation until a lookup settles it; whether the attempt was pending."""
 
+    async def velocity(self, recipient: str, *, now: float) -> Velocity:
+        """The numbers texted in the last hour, for the recipients-per-hour and number-block limits; read-only."""
+
+    async def message_claimed(self, message_id: int) -> bool:
+        """Whether a message id is already matched to an attempt (one indexed read)."""
+
     async def spent_micro(self, day: str) -> int:
-        """Charged plus still reserved for one UTC day."""
+        """Charged plus still reserved for one UTC day (a running total: one read)."""
+
+    async def spent_month_micro(self, month: str) -> int:
+        """Charged plus still reserved for one UTC month, "2026-11" (a running total: one read)."""
 
     async def unresolved(self) -> list[Attempt]:
         """Pending and unknown attempts, oldest first, for reconciliation."""
