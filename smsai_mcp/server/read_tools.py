@@ -54,14 +54,22 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
         runtime = tenant(ctx)
         api, _ = runtime.require_api()
         balance = await api.balance()
-        spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
+        guard = runtime.require_guard()
+        spent = usd_of_micro(await guard.spent_today_micro())
+        spent_this_month = usd_of_micro(await guard.spent_this_month_micro())
         budget = runtime.settings.daily_budget_usd
+        monthly = runtime.settings.monthly_budget_usd
         return BalanceResult(
             credits_usd=balance.credits_usd,
             daily_budget_usd=float(budget),
             spent_today_usd=float(spent),
             daily_budget_remaining_usd=float(max(budget - spent, Decimal(0))),
             max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
+            monthly_budget_usd=float(monthly) if monthly is not None else None,
+            spent_this_month_usd=float(spent_this_month),
+            monthly_budget_remaining_usd=float(max(monthly - spent_this_month, Decimal(0)))
+            if monthly is not None
+            else None,
         )
 
     @mcp.tool(name="list_countries", title="List countries", description=COUNTRIES_DESCRIPTION, annotations=READ_ONLY)

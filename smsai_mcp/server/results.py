@@ -162,6 +162,11 @@ class BalanceResult(_Result):
     spent_today_usd: float = Field(description="Spent (or reserved) by this server today, UTC.")
     daily_budget_remaining_usd: float
     max_cost_per_message_usd: float = Field(description="The largest estimated cost one message may have.")
+    monthly_budget_usd: float | None = Field(
+        default=None, description="What this server lets the agent spend per UTC month; null without a monthly cap."
+    )
+    spent_this_month_usd: float = Field(default=0.0, description="Spent (or reserved) by this server this UTC month.")
+    monthly_budget_remaining_usd: float | None = Field(default=None, description="Null without a monthly cap.")
 
 
 class CountryResult(_Result):
