@@ -86,6 +86,8 @@ WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') 
 def migrate(db: sqlite3.Connection) -> None:
     """Bring a ledger made before the running totals up to date, once: the totals and the numbers texted are
     computed from its rows (whatever an older version pruned is no longer there to count)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION:
+        return  # the usual start: no write lock taken, so a ledger busy elsewhere still opens
     db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] < VERSION:
