@@ -23,6 +23,8 @@ _COST = (
     "CASE {0}.status WHEN 'sent' THEN COALESCE({0}.charged_micro, 0) WHEN 'released' THEN 0 ELSE {0}.reserved_micro END"
 )
 _LIVE = "('pending', 'sent', 'unknown')"
+# A record that still has the message's text, which older versions kept (one may still share the ledger).
+_HAS_TEXT = "CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') IS NOT NULL ELSE 0 END"
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS attempts (
     id TEXT PRIMARY KEY,
@@ -47,6 +49,7 @@ CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (idempotency_key, created
 CREATE INDEX IF NOT EXISTS attempts_by_recipient ON attempts (recipient, created_at);
 CREATE INDEX IF NOT EXISTS attempts_unresolved ON attempts (status) WHERE status IN ('pending', 'unknown');
 CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attempts_with_text ON attempts (id) WHERE {_HAS_TEXT};
 CREATE TABLE IF NOT EXISTS shared_generations (key TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS totals (period TEXT PRIMARY KEY, spent_micro INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS texted (recipient TEXT PRIMARY KEY, block TEXT NOT NULL, last_at REAL NOT NULL)
@@ -76,11 +79,6 @@ END;
 """
 # Day totals older than this are dropped at start; the current and previous month's are kept.
 _TOTALS_KEPT_SECONDS = 62 * DAY_SECONDS
-# Older versions kept the message's text in its record.
-_SCRUB_TEXT = """
-UPDATE attempts SET message_json = json_remove(message_json, '$.body')
-WHERE CASE WHEN json_valid(message_json) THEN json_type(message_json, '$.body') IS NOT NULL ELSE 0 END
-"""
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -103,7 +101,6 @@ def migrate(db: sqlite3.Connection) -> None:
                 "SELECT recipient, substr(recipient, 1, length(recipient) - 2), max(created_at) "
                 f"FROM attempts WHERE status IN {_LIVE} GROUP BY recipient"
             )
-            db.execute(_SCRUB_TEXT)
             db.execute(f"PRAGMA user_version = {VERSION}")
     except BaseException:
         db.execute("ROLLBACK")
@@ -113,12 +110,14 @@ def migrate(db: sqlite3.Connection) -> None:
 
 def prune(db: sqlite3.Connection, now: float) -> None:
     """What no longer decides anything: attempts past the idempotency horizon (and a day's margin), numbers not
-    texted in the last hour, old days' totals. Each delete is a range of an index, not a scan of the ledger."""
+    texted in the last hour, old days' totals; and the text an older version kept. Each is a range of an index
+    (the text's is a partial index of the records that have one), not a scan of the ledger."""
     db.execute("PRAGMA synchronous=NORMAL")  # losing a prune loses nothing
     db.execute(
         "DELETE FROM attempts WHERE created_at < ? AND status IN ('sent','released')",
         (now - IDEMPOTENCY_SECONDS - DAY_SECONDS,),
     )
     db.execute("DELETE FROM texted WHERE last_at <= ?", (now - HOUR_SECONDS,))
+    db.execute(f"UPDATE attempts SET message_json = json_remove(message_json, '$.body') WHERE {_HAS_TEXT}")
     cutoff = time.strftime("%Y-%m-%d", time.gmtime(now - _TOTALS_KEPT_SECONDS))
     db.execute("DELETE FROM totals WHERE period < ?", (cutoff,))
