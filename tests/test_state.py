@@ -584,3 +584,13 @@ async def test_concurrent_begins_to_distinct_numbers_stop_at_the_recipients_limi
             group.start_soon(begin, n * 100)  # each in a block of its own
     assert sum(isinstance(result, Begun) for result in results) == 10
     assert sum(isinstance(result, RecipientsPerHourReached) for result in results) == 40
+
+
+async def test_a_message_id_is_claimed_once_settled_on_an_attempt(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt()
+    await store.begin(begin_request(a), now=NOW)
+    assert not await store.message_claimed(41)
+    await store.settle(a.id, charged_micro=10_000, message_id=41, message_json='{"id": 41}')
+    assert await store.message_claimed(41)
+    assert not await open_store().message_claimed(42)
