@@ -594,3 +594,25 @@ async def test_a_message_id_is_claimed_once_settled_on_an_attempt(open_store: St
     await store.settle(a.id, charged_micro=10_000, message_id=41, message_json='{"id": 41}')
     assert await store.message_claimed(41)
     assert not await open_store().message_claimed(42)
+
+
+async def test_a_redis_store_kept_before_monthly_totals_counts_the_days_it_still_has(open_store: StoreFactory) -> None:
+    """SQLite computes its totals from its rows as it opens (test_ledger_durability.py); Redis keeps no rows, so
+    an older store's month starts from the daily totals it still holds."""
+    store = open_store()
+    if isinstance(store, SqliteStore):
+        pytest.skip("Redis only: a SQLite ledger is migrated from its rows")
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    prefix = store._prefix  # type: ignore[attr-defined]
+    await client.set(f"{prefix}spent:{MONTH}-14", 30_000)
+    await client.set(f"{prefix}spent:{DAY}", 20_000)
+    await client.set(f"{prefix}spent:2027-02-01", 99_000)  # another month
+    await client.aclose()
+    assert await store.spent_month_micro(MONTH) == 50_000
+    over = attempt(reserved=60_000)
+    assert await store.begin(limits(over, monthly=100_000), now=NOW) == MonthlyBudgetExceeded(50_000)
+    fits = attempt(body="fits", reserved=50_000)
+    assert isinstance(await store.begin(limits(fits, monthly=100_000), now=NOW), Begun)
+    assert (await store.spent_micro(DAY), await store.spent_month_micro(MONTH)) == (70_000, 100_000)

@@ -85,6 +85,7 @@ class RedisStore:
         self._find = client.register_script(scripts.FIND_EARLIER)
         self._find_unresolved = client.register_script(scripts.FIND_UNRESOLVED)
         self._recent = client.register_script(scripts.RECENT_TO_RECIPIENT)
+        self._spent_month = client.register_script(scripts.SPENT_MONTH)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
@@ -242,7 +243,11 @@ class RedisStore:
 
     @_reachable
     async def spent_month_micro(self, month: str) -> int:
-        return int(await self._redis.get(f"{self._prefix}spentm:{month}") or 0)
+        total = await self._redis.get(f"{self._prefix}spentm:{month}")
+        if total is not None:
+            return int(total)
+        # Not kept yet (a new month, or a store older than the monthly total): made from the month's days.
+        return int(await self._spent_month(args=[self._prefix, f"{month}-31"]))
 
     @_reachable
     async def unresolved(self) -> list[Attempt]:

@@ -5,7 +5,15 @@ Every script takes the tenant's key prefix as ARGV[1]; the key layout is describ
 
 from __future__ import annotations
 
-__all__ = ["BEGIN", "FIND_EARLIER", "FIND_UNRESOLVED", "FINISH", "MARK_UNKNOWN", "RECENT_TO_RECIPIENT"]
+__all__ = [
+    "BEGIN",
+    "FIND_EARLIER",
+    "FIND_UNRESOLVED",
+    "FINISH",
+    "MARK_UNKNOWN",
+    "RECENT_TO_RECIPIENT",
+    "SPENT_MONTH",
+]
 
 # Shared by the scripts: an attempt's hash, or nil when it is gone or was released.
 _LIVE = """
@@ -37,7 +45,21 @@ end
 # per block of 100, each a sorted set of numbers by the latest time they were texted.
 _TOTALS = """
 local MONTH_KEEP = 62 * 86400
+-- The month's running total; a store kept before there was one starts from the days of the month it still has.
+local function month_total(p, day)
+  local month = string.sub(day, 1, 7)
+  local key = p .. 'spentm:' .. month
+  local total = redis.call('GET', key)
+  if total then return tonumber(total) end
+  local sum = 0
+  for d = 1, tonumber(string.sub(day, 9, 10)) do
+    sum = sum + tonumber(redis.call('GET', p .. 'spent:' .. month .. string.format('-%02d', d)) or '0')
+  end
+  redis.call('SET', key, sum, 'EX', MONTH_KEEP)
+  return sum
+end
 local function book(p, a, delta, keep)
+  month_total(p, a.day)  -- before the day's total moves, so the move is counted once
   redis.call('INCRBY', p .. 'spent:' .. a.day, delta)
   if keep then redis.call('EXPIRE', p .. 'spent:' .. a.day, keep) end
   local month = p .. 'spentm:' .. string.sub(a.day, 1, 7)
@@ -136,7 +158,7 @@ local function check(p, a, q, now, horizon)
   local spent = tonumber(redis.call('GET', p .. 'spent:' .. a.day) or '0')
   if spent + a.reserved_micro > q.budget then return {'budget', tostring(spent)} end
   if q.monthly ~= cjson.null then
-    local month = tonumber(redis.call('GET', p .. 'spentm:' .. string.sub(a.day, 1, 7)) or '0')
+    local month = month_total(p, a.day)
     if month + a.reserved_micro > q.monthly then return {'monthly_budget', tostring(month)} end
   end
   return nil
@@ -254,6 +276,14 @@ for i = 3, #ARGV do
   if id then return id end
 end
 return false
+"""
+)
+
+# The running total of a UTC month, ARGV[2] the last day to count ("2026-11-29").
+SPENT_MONTH = (
+    _TOTALS
+    + """
+return month_total(ARGV[1], ARGV[2])
 """
 )
 
