@@ -1,7 +1,8 @@
-"""Send latency against a ledger that already holds N rows of the day: the median of 200 sequential sends
-through an in-memory client, on a ledger left by an older version (its running totals are made as it opens).
+"""Send latency against a ledger that already holds ROWS rows of the day, beside one on an empty ledger: the
+medians of sequential sends through in-memory clients, to each server in turn. The full ledger is made as an
+older version left it (its running totals are computed as it opens).
 
-    python bench/ledger_growth.py 0 1000000 0 1000000   # sizes, alternated so the machine's load weighs alike
+    python bench/ledger_growth.py [ROWS=1000000] [SENDS=300]
 """
 
 from __future__ import annotations
@@ -46,11 +47,8 @@ def fill(path: Path, rows: int) -> None:
     db.close()
 
 
-async def measure(base_url: str, rows: int, sends: int) -> float:
-    state_dir = Path(tempfile.mkdtemp(prefix="ledger-bench-")) / "state"
-    if rows:
-        fill(state_dir / "state.db", rows)
-    settings = Settings(
+def settings_for(base_url: str, state_dir: Path) -> Settings:
+    return Settings(
         api_token=SecretStr(SANDBOX_TOKEN),
         base_url=base_url,
         confirm="off",
@@ -61,32 +59,37 @@ async def measure(base_url: str, rows: int, sends: int) -> float:
         daily_budget_usd=1000,
         quiet_hours=None,
     )
-    opened = time.perf_counter()
-    async with Client(build_server(settings), mode="legacy") as client:
-        await client.call_tool("check_balance", {})
-        open_seconds = time.perf_counter() - opened
-        latencies = []
-        for n in range(sends + 5):
-            started = time.perf_counter()
-            result = await client.call_tool("send_sms", {"to": "+12025551234", "body": f"bench {rows} {n}"})
-            assert not result.is_error, result
-            if n >= 5:
-                latencies.append(time.perf_counter() - started)
-    median = statistics.median(latencies)
-    print(f"rows={rows:>9,}  open={open_seconds:6.2f}s  send median={median * 1000:6.2f} ms", flush=True)  # noqa: T201
-    return median
 
 
 async def main() -> None:
-    sizes = [int(size) for size in sys.argv[1:]] or [0, 100_000, 1_000_000]
-    results: dict[int, list[float]] = {}
-    for size in sizes:  # alternated, so that the machine's load weighs on each alike
-        with running(create_app(SandboxConfig(delivery_seconds=0.5))) as base_url:  # its own rate limit
-            results.setdefault(size, []).append(await measure(base_url, size, 200))
-    base = statistics.median(results[sizes[0]])
-    for size, medians in results.items():
-        median = statistics.median(medians)
-        print(f"{size:>9,} rows: {median * 1000:6.2f} ms, {median / base:.2f}x of {sizes[0]:,}")  # noqa: T201
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    sends = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+    root = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    fill(root / "full" / "state.db", rows)
+    latencies: dict[str, list[float]] = {"empty": [], "full": []}
+    # One server on an empty ledger and one on a full one, sent to in turn: the machine's load weighs on both alike.
+    with (
+        running(create_app(SandboxConfig(delivery_seconds=0.5))) as url_a,
+        running(create_app(SandboxConfig(delivery_seconds=0.5))) as url_b,
+    ):
+        started = time.perf_counter()
+        async with (
+            Client(build_server(settings_for(url_a, root / "empty")), mode="legacy") as empty,
+            Client(build_server(settings_for(url_b, root / "full")), mode="legacy") as full,
+        ):
+            print(f"opened in {time.perf_counter() - started:.1f} s", flush=True)  # noqa: T201
+            for n in range(sends + 10):
+                for name, client in (("empty", empty), ("full", full)):
+                    began = time.perf_counter()
+                    result = await client.call_tool("send_sms", {"to": "+12025551234", "body": f"bench {n}"})
+                    assert not result.is_error, result
+                    if n >= 10:
+                        latencies[name].append(time.perf_counter() - began)
+    empty_ms, full_ms = (statistics.median(latencies[name]) * 1000 for name in ("empty", "full"))
+    print(  # noqa: T201
+        f"send median: empty ledger {empty_ms:.2f} ms, {rows:,} rows of the day {full_ms:.2f} ms: "
+        f"{full_ms / empty_ms:.2f}x"
+    )
 
 
 if __name__ == "__main__":
