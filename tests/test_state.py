@@ -24,7 +24,6 @@ from smsai_mcp.state.store import (
     BudgetExceeded,
     ConfirmationAlreadyUsed,
     DuplicateFound,
-    HeldBackWithTheBatch,
     IdempotentReplay,
     KeyReusedForAnotherMessage,
     MonthlyBudgetExceeded,
@@ -547,8 +546,9 @@ async def test_begin_many_begins_every_attempt_or_none(open_store: StoreFactory)
     store = open_store()
     batch = [attempt(to=f"+1202555010{n}", body="batch", reserved=30_000) for n in range(4)]
     results = await store.begin_many([limits(a, budget=100_000) for a in batch], now=NOW)
-    # Cumulative: the first three fit the budget, the fourth sees their reservations; so none is begun.
-    assert results == [HeldBackWithTheBatch()] * 3 + [BudgetExceeded(90_000)]
+    # Cumulative: the first three fit the budget, the fourth sees their reservations; so none is begun (the first
+    # three say Begun all the same: they would have been).
+    assert results == [Begun(a) for a in batch[:3]] + [BudgetExceeded(90_000)]
     assert await store.spent_micro(DAY) == 0
     assert await store.spent_month_micro(MONTH) == 0
     assert await store.unresolved() == []
@@ -563,11 +563,11 @@ async def test_begin_many_counts_the_batchs_own_recipients_against_velocity(open
     store = open_store()
     batch = [attempt(to=to, body="batch") for to in ("+12025550101", "+12025550102", "+13125550103")]
     results = await store.begin_many([limits(a, block=1, recipients=3) for a in batch], now=NOW)
-    assert results == [HeldBackWithTheBatch(), NumberBlockReached(1), HeldBackWithTheBatch()]
+    assert results == [Begun(batch[0]), NumberBlockReached(1), Begun(batch[2])]
     assert await store.velocity("+12025550101", now=NOW) == Velocity(False, 0, 0)  # taken back whole
     confirmations = [attempt(to=f"+1312555020{n}", body=f"c{n}", confirmation="one") for n in range(2)]
     results = await store.begin_many([limits(a) for a in confirmations], now=NOW)
-    assert results == [HeldBackWithTheBatch(), ConfirmationAlreadyUsed()]
+    assert results == [Begun(confirmations[0]), ConfirmationAlreadyUsed()]
     assert isinstance(await store.begin(limits(confirmations[0]), now=NOW), Begun)  # the undo freed it
 
 

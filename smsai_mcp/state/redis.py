@@ -35,7 +35,6 @@ from smsai_mcp.state.store import (
     AttemptStatus,
     BeginRequest,
     BeginResult,
-    Begun,
     StoreUnavailable,
     Velocity,
     block_of,
@@ -159,7 +158,7 @@ class RedisStore:
         results = [
             await begin_result(request.attempt, reply, load) for request, reply in zip(requests, replies, strict=True)
         ]
-        if all(isinstance(result, Begun) for result in results):
+        if all(reply == ["begun"] for reply in replies):
             self._in_flight.update((r.attempt.id, raw) for r, raw in zip(requests, created, strict=True))
         return results
 

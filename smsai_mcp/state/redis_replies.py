@@ -10,7 +10,6 @@ from smsai_mcp.state.store import (
     Begun,
     BudgetExceeded,
     ConfirmationAlreadyUsed,
-    HeldBackWithTheBatch,
     MonthlyBudgetExceeded,
     NumberBlockReached,
     RecipientLimitReached,
@@ -25,10 +24,8 @@ __all__ = ["begin_result"]
 async def begin_result(attempt: Attempt, reply: list[str], load: Callable[[str], Awaitable[Attempt]]) -> BeginResult:
     """One attempt's reply; `load` reads the earlier attempt a reply names."""
     match reply:
-        case ["begun"]:
+        case ["begun"] | ["held_back"]:  # held back: it would have been begun, but another of its batch was not
             return Begun(attempt)
-        case ["held_back"]:
-            return HeldBackWithTheBatch()
         case ["earlier", earlier_id]:
             return repeated(attempt, await load(str(earlier_id)))
         case ["unknown", earlier_id]:

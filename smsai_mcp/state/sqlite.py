@@ -31,7 +31,6 @@ from smsai_mcp.state.store import (
     BeginRequest,
     BeginResult,
     Begun,
-    HeldBackWithTheBatch,
     StoreUnavailable,
     Velocity,
     without_text,
@@ -162,7 +161,7 @@ class SqliteStore:
                 return results
             db.execute("ROLLBACK TO batch")  # all or nothing: the ones that passed are taken back
             db.execute("RELEASE batch")
-            return [HeldBackWithTheBatch() if isinstance(result, Begun) else result for result in results]
+            return results
 
         # The reservation is synced as it commits: it must be on disk before the POST can go out.
         return await self._transaction(check_and_reserve_all, durability="FULL")

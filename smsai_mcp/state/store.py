@@ -32,7 +32,6 @@ __all__ = [
     "BudgetExceeded",
     "ConfirmationAlreadyUsed",
     "DuplicateFound",
-    "HeldBackWithTheBatch",
     "IdempotentReplay",
     "KeyReusedForAnotherMessage",
     "MonthlyBudgetExceeded",
@@ -147,11 +146,6 @@ class ConfirmationAlreadyUsed:
 
 
 @dataclass(frozen=True, slots=True)
-class HeldBackWithTheBatch:
-    """begin_many: this request passed every check, but another of its batch did not, so none was begun."""
-
-
-@dataclass(frozen=True, slots=True)
 class Velocity:
     """The numbers texted in the last hour, as the velocity limits see them for one recipient."""
 
@@ -180,7 +174,6 @@ BeginResult = (
     | BudgetExceeded
     | MonthlyBudgetExceeded
     | ConfirmationAlreadyUsed
-    | HeldBackWithTheBatch
 )
 
 
@@ -217,9 +210,10 @@ class StateStore(Protocol):
         """Check every limit and reserve the estimate, atomically; create the attempt only if all pass."""
 
     async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
-        """begin for several attempts, all or nothing, atomically: every one is begun (all `Begun`), or none is
-        and each result says why it would not be (`HeldBackWithTheBatch` for those that passed). The checks are
-        cumulative: each request sees the reservations and recipients of those before it."""
+        """begin for several attempts, all or nothing, atomically: one result per request, in order. Every one is
+        begun, or none is: when any result is not `Begun`, none stays begun (the results of those that would have
+        been say `Begun` all the same), and the others say why. The checks are cumulative: each request sees the
+        reservations and recipients of those before it."""
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
