@@ -80,9 +80,15 @@ class Sender:
 
     async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
         """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
+        attempt = self.attempt_for(confirmed, now=self._clock())
+        with anyio.CancelScope(shield=True):
+            outcome = await self._reserve_and_post(attempt, confirmed)
+        return outcome
+
+    def attempt_for(self, confirmed: ConfirmedSend, *, now: float) -> Attempt:
+        """The ledger's record of this send, pending, its estimate to reserve."""
         checked = confirmed.checked
-        now = self._clock()
-        attempt = Attempt(
+        return Attempt(
             id=uuid.uuid4().hex,
             day=utc_day(now),
             created_at=now,
@@ -95,9 +101,20 @@ class Sender:
             status="pending",
             reserved_micro=micro(checked.estimate.estimated_cost_usd),
         )
-        with anyio.CancelScope(shield=True):
-            outcome = await self._reserve_and_post(attempt, confirmed)
-        return outcome
+
+    def begin_request(self, attempt: Attempt) -> BeginRequest:
+        """What the ledger checks as it reserves the attempt: every limit of this server's policy."""
+        monthly = self._settings.monthly_budget_usd
+        return BeginRequest(
+            attempt=attempt,
+            daily_budget_micro=micro(self._settings.daily_budget_usd),
+            max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
+            duplicate_window_seconds=self._settings.duplicate_window_seconds,
+            pending_stale_seconds=self._in_flight_seconds,
+            monthly_budget_micro=micro(monthly) if monthly is not None else None,
+            max_recipients_per_hour=self._settings.max_recipients_per_hour,
+            max_per_number_block_per_hour=self._settings.max_per_number_block_per_hour,
+        )
 
     async def _reserve_and_post(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
         checked = confirmed.checked
@@ -180,19 +197,7 @@ class Sender:
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:
-            return await self._store.begin(
-                BeginRequest(
-                    attempt=attempt,
-                    daily_budget_micro=micro(self._settings.daily_budget_usd),
-                    max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
-                    duplicate_window_seconds=self._settings.duplicate_window_seconds,
-                    pending_stale_seconds=self._in_flight_seconds,
-                    monthly_budget_micro=_micro_or_none(self._settings.monthly_budget_usd),
-                    max_recipients_per_hour=self._settings.max_recipients_per_hour,
-                    max_per_number_block_per_hour=self._settings.max_per_number_block_per_hour,
-                ),
-                now=attempt.created_at,
-            )
+            return await self._store.begin(self.begin_request(attempt), now=attempt.created_at)
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
         except Exception:  # a full disk, a ledger removed: the reservation is not on the books, so no POST
@@ -241,10 +246,6 @@ class Sender:
             await self._prices.forget()
         except Exception:  # the message went out and is booked: that answer must not turn into a failure
             logger.warning("could not mark the shared price list as out of date", exc_info=True)
-
-
-def _micro_or_none(amount: Decimal | None) -> int | None:
-    return None if amount is None else micro(amount)
 
 
 def _why_unknown(error: ApiError) -> str:
