@@ -16,8 +16,11 @@ def test_pipeline_lists_the_steps_in_the_contracts_order() -> None:
         "allowed_recipients",
         "premium_rate",
         "per_recipient_hourly_limit",
+        "recipients_per_hour",
+        "number_block",
         "estimate",
         "per_message_cap",
         "daily_budget",
+        "monthly_budget",
         "duplicate_in_window",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -25,9 +26,13 @@ from smsai_mcp.state.store import (
     DuplicateFound,
     IdempotentReplay,
     KeyReusedForAnotherMessage,
+    MonthlyBudgetExceeded,
+    NumberBlockReached,
     RecipientLimitReached,
+    RecipientsPerHourReached,
     StateStore,
     StillUnknown,
+    Velocity,
 )
 
 pytestmark = pytest.mark.anyio
@@ -457,6 +462,188 @@ async def test_a_ledger_knows_only_the_messages_it_sent(open_store: StoreFactory
         assert isinstance(await store.begin(begin_request(a), now=NOW), Begun)
     await store.settle(settled.id, charged_micro=10_000, message_id=41, message_json='{"id": 41}')
     await store.release(released.id)
-    assert await store.sent_message(41)
-    assert await other.sent_message(41)  # another process on the same ledger agrees
-    assert not await store.sent_message(42)
+    assert await store.message_claimed(41)
+    assert await other.message_claimed(41)  # another process on the same ledger agrees
+    assert not await store.message_claimed(42)
+
+
+# Running totals, the monthly budget, velocity and batches (issue 12 items 1-3, issue 13 items 3-4)
+
+MONTH = DAY[:7]
+
+
+def limits(
+    a: Attempt,
+    *,
+    budget: int = 10_000_000,
+    monthly: int | None = None,
+    recipients: int = 1000,
+    block: int = 1000,
+) -> BeginRequest:
+    return BeginRequest(
+        attempt=a,
+        daily_budget_micro=budget,
+        max_per_recipient_per_hour=100,
+        duplicate_window_seconds=600,
+        monthly_budget_micro=monthly,
+        max_recipients_per_hour=recipients,
+        max_per_number_block_per_hour=block,
+    )
+
+
+def on_day(a: Attempt, day: str) -> Attempt:
+    return dataclasses.replace(a, day=day)
+
+
+async def test_running_totals_follow_every_change_by_day_and_month(open_store: StoreFactory) -> None:
+    store = open_store()
+    other_day = f"{MONTH}-16"
+    settled, released, unknown, refused = (attempt(body=f"m{n}", reserved=10_000) for n in range(4))
+    yesterday = on_day(attempt(body="y", reserved=5_000), other_day)
+    for a in (settled, released, unknown, refused, yesterday):
+        assert isinstance(await store.begin(limits(a), now=NOW), Begun)
+    assert (await store.spent_micro(DAY), await store.spent_micro(other_day)) == (40_000, 5_000)
+    assert await store.spent_month_micro(MONTH) == 45_000
+    await store.settle(settled.id, charged_micro=7_000, message_id=1, message_json='{"id": 1}')
+    await store.release(released.id)
+    await store.mark_unknown(unknown.id)
+    await store.release_refused(refused.id)
+    assert await store.spent_micro(DAY) == 17_000  # 7,000 charged + 10,000 kept for the unknown outcome
+    assert await store.spent_month_micro(MONTH) == 22_000
+    await store.settle(unknown.id, charged_micro=12_000, message_id=2, message_json='{"id": 2}')  # found later
+    assert await store.spent_micro(DAY) == 19_000
+    assert await store.spent_month_micro(MONTH) == 24_000
+    assert await store.spent_month_micro("2027-02") == 0
+    reopened = open_store()  # another process on the same state reads the same totals
+    assert await reopened.spent_month_micro(MONTH) == 24_000
+
+
+async def test_monthly_budget_refuses_a_reservation_past_it_across_days(open_store: StoreFactory) -> None:
+    store = open_store()
+    earlier_day = on_day(attempt(body="a", reserved=60_000), f"{MONTH}-02")
+    assert isinstance(await store.begin(limits(earlier_day, monthly=100_000), now=NOW), Begun)
+    over = attempt(body="b", reserved=50_000)
+    assert await store.begin(limits(over, monthly=100_000), now=NOW) == MonthlyBudgetExceeded(60_000)
+    fits = attempt(body="c", reserved=40_000)
+    assert isinstance(await store.begin(limits(fits, monthly=100_000), now=NOW), Begun)
+    assert await store.spent_month_micro(MONTH) == 100_000
+    assert isinstance(await store.begin(limits(attempt(body="d"), monthly=None), now=NOW), Begun)  # no cap
+
+
+async def test_recipients_per_hour_counts_distinct_numbers_in_a_rolling_hour(open_store: StoreFactory) -> None:
+    store = open_store()
+    for n, to in enumerate(("+12025550101", "+13125550102")):
+        assert isinstance(await store.begin(limits(attempt(to=to, body=f"{n}"), recipients=2), now=NOW), Begun)
+    third = attempt(to="+14155550103")
+    assert await store.begin(limits(third, recipients=2), now=NOW + 1) == RecipientsPerHourReached(2)
+    again = attempt(to="+12025550101", body="again", at=NOW + 2)  # already texted this hour: no new number
+    assert isinstance(await store.begin(limits(again, recipients=2), now=NOW + 2), Begun)
+    assert await store.velocity("+14155550103", now=NOW + 3) == Velocity(False, 2, 0)
+    assert await store.velocity("+12025550101", now=NOW + 3) == Velocity(True, 2, 1)
+    # An hour on, the number texted once at NOW drops out; the one texted again at NOW + 2 still counts.
+    assert await store.velocity("+14155550103", now=NOW + 3601) == Velocity(False, 1, 0)
+    later = dataclasses.replace(third, created_at=NOW + 3601)
+    assert isinstance(await store.begin(limits(later, recipients=2), now=NOW + 3601), Begun)
+
+
+async def test_number_block_counts_numbers_equal_but_for_their_last_two_digits(open_store: StoreFactory) -> None:
+    store = open_store()
+    for n, to in enumerate(("+12025550101", "+12025550177")):
+        assert isinstance(await store.begin(limits(attempt(to=to, body=f"{n}"), block=2), now=NOW), Begun)
+    neighbour = attempt(to="+12025550150")
+    assert await store.begin(limits(neighbour, block=2), now=NOW) == NumberBlockReached(2)
+    next_block = attempt(to="+12025550201")  # +120255502xx is another block
+    assert isinstance(await store.begin(limits(next_block, block=2), now=NOW), Begun)
+    same_number = attempt(to="+12025550177", body="again")
+    assert isinstance(await store.begin(limits(same_number, block=2), now=NOW), Begun)
+
+
+async def test_a_released_attempt_no_longer_counts_as_a_number_texted(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = attempt(to="+12025550101", body="x")
+    assert isinstance(await store.begin(limits(first, recipients=1), now=NOW), Begun)
+    await store.release_refused(first.id)  # the API refused it: nothing went out
+    assert await store.velocity("+12025550101", now=NOW) == Velocity(False, 0, 0)
+    other = attempt(to="+13125550102")
+    assert isinstance(await store.begin(limits(other, recipients=1), now=NOW), Begun)
+    sent_one = attempt(to="+14155550103", body="s")
+    await store.release(other.id)
+    assert isinstance(await store.begin(limits(sent_one, recipients=1), now=NOW), Begun)
+    await store.mark_unknown(sent_one.id)  # may have gone out: it still counts
+    assert await store.velocity("+14155550103", now=NOW) == Velocity(True, 1, 1)
+
+
+async def test_begin_many_begins_every_attempt_or_none(open_store: StoreFactory) -> None:
+    store = open_store()
+    batch = [attempt(to=f"+1202555010{n}", body="batch", reserved=30_000) for n in range(4)]
+    results = await store.begin_many([limits(a, budget=100_000) for a in batch], now=NOW)
+    # Cumulative: the first three fit the budget, the fourth sees their reservations; so none is begun (the first
+    # three say Begun all the same: they would have been).
+    assert results == [Begun(a) for a in batch[:3]] + [BudgetExceeded(90_000)]
+    assert await store.spent_micro(DAY) == 0
+    assert await store.spent_month_micro(MONTH) == 0
+    assert await store.unresolved() == []
+    assert await store.velocity(batch[0].recipient, now=NOW) == Velocity(False, 0, 0)
+    results = await store.begin_many([limits(a, budget=100_000) for a in batch[:3]], now=NOW)
+    assert results == [Begun(a) for a in batch[:3]]
+    assert await store.spent_micro(DAY) == 90_000
+    assert {a.id for a in await store.unresolved()} == {a.id for a in batch[:3]}
+
+
+async def test_begin_many_counts_the_batchs_own_recipients_against_velocity(open_store: StoreFactory) -> None:
+    store = open_store()
+    batch = [attempt(to=to, body="batch") for to in ("+12025550101", "+12025550102", "+13125550103")]
+    results = await store.begin_many([limits(a, block=1, recipients=3) for a in batch], now=NOW)
+    assert results == [Begun(batch[0]), NumberBlockReached(1), Begun(batch[2])]
+    assert await store.velocity("+12025550101", now=NOW) == Velocity(False, 0, 0)  # taken back whole
+    confirmations = [attempt(to=f"+1312555020{n}", body=f"c{n}", confirmation="one") for n in range(2)]
+    results = await store.begin_many([limits(a) for a in confirmations], now=NOW)
+    assert results == [Begun(confirmations[0]), ConfirmationAlreadyUsed()]
+    assert isinstance(await store.begin(limits(confirmations[0]), now=NOW), Begun)  # the undo freed it
+
+
+async def test_concurrent_begins_to_distinct_numbers_stop_at_the_recipients_limit(open_store: StoreFactory) -> None:
+    stores = [open_store() for _ in range(2)]  # two processes or replicas
+    results: list[object] = []
+
+    async def begin(n: int) -> None:
+        a = attempt(to=f"+1202555{n:04d}", body=f"n{n}")
+        results.append(await stores[n % 2].begin(limits(a, recipients=10), now=NOW))
+
+    async with anyio.create_task_group() as group:
+        for n in range(50):
+            group.start_soon(begin, n * 100)  # each in a block of its own
+    assert sum(isinstance(result, Begun) for result in results) == 10
+    assert sum(isinstance(result, RecipientsPerHourReached) for result in results) == 40
+
+
+async def test_a_message_id_is_claimed_once_settled_on_an_attempt(open_store: StoreFactory) -> None:
+    store = open_store()
+    a = attempt()
+    await store.begin(begin_request(a), now=NOW)
+    assert not await store.message_claimed(41)
+    await store.settle(a.id, charged_micro=10_000, message_id=41, message_json='{"id": 41}')
+    assert await store.message_claimed(41)
+    assert not await open_store().message_claimed(42)
+
+
+async def test_a_redis_store_kept_before_monthly_totals_counts_the_days_it_still_has(open_store: StoreFactory) -> None:
+    """SQLite computes its totals from its rows as it opens (test_ledger_durability.py); Redis keeps no rows, so
+    an older store's month starts from the daily totals it still holds."""
+    store = open_store()
+    if isinstance(store, SqliteStore):
+        pytest.skip("Redis only: a SQLite ledger is migrated from its rows")
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    prefix = store._prefix  # type: ignore[attr-defined]
+    await client.set(f"{prefix}spent:{MONTH}-14", 30_000)
+    await client.set(f"{prefix}spent:{DAY}", 20_000)
+    await client.set(f"{prefix}spent:2027-02-01", 99_000)  # another month
+    await client.aclose()
+    assert await store.spent_month_micro(MONTH) == 50_000
+    over = attempt(reserved=60_000)
+    assert await store.begin(limits(over, monthly=100_000), now=NOW) == MonthlyBudgetExceeded(50_000)
+    fits = attempt(body="fits", reserved=50_000)
+    assert isinstance(await store.begin(limits(fits, monthly=100_000), now=NOW), Begun)
+    assert (await store.spent_micro(DAY), await store.spent_month_micro(MONTH)) == (70_000, 100_000)

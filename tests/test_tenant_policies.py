@@ -82,16 +82,16 @@ POLICY_PROBES: dict[str, object] = {
     "blocked_countries": frozenset({"US"}),
     "allowed_recipients": frozenset({CA}),
     "max_per_recipient_per_hour": 0,
+    "max_recipients_per_hour": 0,
+    "max_per_number_block_per_hour": 0,
+    "monthly_budget_usd": Decimal("0.005"),
     "duplicate_window_seconds": 0,
     "read_only": True,
     "timeout_seconds": 1.0,
 }
 # Policies of revision 2 whose guard steps are still being built: each moves into POLICY_PROBES as its step lands.
 PROBES_TO_COME = {
-    "monthly_budget_usd",
     "quiet_hours",
-    "max_recipients_per_hour",
-    "max_per_number_block_per_hour",
     "confirm_skip_recipients",
     "max_batch_size",
 }

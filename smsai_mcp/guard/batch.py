@@ -45,7 +45,7 @@ from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, ConfirmedSend, SendOutcome, SendRequest
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate
-from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
+from smsai_mcp.sms.money import micro, usd_of_micro, utc_month
 from smsai_mcp.state.store import Attempt, Begun, StateStore, StoreUnavailable
 
 __all__ = ["SENDS_AT_ONCE", "BatchGuard"]
@@ -280,7 +280,5 @@ class BatchGuard:
                 await self._audit.record(event=event, recipient=checked.prepared.number.e164, **estimated, **fields)
 
     async def spent_this_month_micro(self) -> int:
-        """Charged plus reserved this UTC month: the sum of its days so far (until the store keeps a monthly total)."""
-        today = datetime.fromtimestamp(self._clock(), UTC)
-        days = [utc_day(today.replace(day=day, hour=12).timestamp()) for day in range(1, today.day + 1)]
-        return sum([await self._store.spent_micro(day) for day in days])
+        """Charged plus reserved this UTC month (the store's running total)."""
+        return await self._store.spent_month_micro(utc_month(self._clock()))

@@ -23,7 +23,10 @@ from smsai_mcp.state.store import (
     DuplicateFound,
     IdempotentReplay,
     KeyReusedForAnotherMessage,
+    MonthlyBudgetExceeded,
+    NumberBlockReached,
     RecipientLimitReached,
+    RecipientsPerHourReached,
     StillUnknown,
 )
 
@@ -132,6 +135,12 @@ def why_not_begun(result: BeginResult) -> str:
             return "an identical message to it has an unknown outcome"
         case KeyReusedForAnotherMessage():
             return "its idempotency key was used for another message"
+        case MonthlyBudgetExceeded():
+            return "the monthly budget filled up"
+        case RecipientsPerHourReached():
+            return "the limit of numbers texted per hour was reached"
+        case NumberBlockReached():
+            return "the limit of numbers of its block of 100 texted per hour was reached"
     return "it could not be reserved"
 
 

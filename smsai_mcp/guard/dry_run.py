@@ -33,8 +33,11 @@ BLOCKING_CODES = frozenset(
         "country_not_allowed",
         "recipient_not_allowed",
         "recipient_hourly_limit",
+        "recipients_per_hour",
+        "number_block",
         "cost_cap",
         "daily_budget",
+        "monthly_budget",
     }
 )
 _CONTRACT_CODE = {"hourly_limit": "recipient_hourly_limit"}  # the audit log's code -> the contract's

@@ -26,13 +26,22 @@ from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
-from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit, opted_out
+from smsai_mcp.guard.steps import (
+    content,
+    cost,
+    destination,
+    earlier,
+    hourly_limit,
+    monthly_budget,
+    opted_out,
+    velocity,
+)
 from smsai_mcp.guard.steps.paused import refuse_if_paused
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
 from smsai_mcp.sms.local_time import local_time
-from smsai_mcp.sms.money import usd_of_micro, utc_day
+from smsai_mcp.sms.money import usd_of_micro, utc_day, utc_month
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import Pause, StateStore, StoreUnavailable
 
@@ -52,9 +61,12 @@ STEPS: tuple[Step, ...] = (
     destination.allowed_recipients,
     destination.premium_rate,
     hourly_limit.per_recipient_hourly_limit,
+    velocity.recipients_per_hour,  # distinct numbers in any rolling hour: SMSAI_MAX_RECIPIENTS_PER_HOUR
+    velocity.number_block,  # distinct numbers of one block of 100: SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR
     cost.estimate,
     cost.per_message_cap,
     cost.daily_budget,
+    monthly_budget.monthly_budget,  # SMSAI_MONTHLY_BUDGET_USD, per UTC month
     earlier.duplicate_in_window,
 )
 # Then confirmation (confirm.py), then the send (send.py), which re-checks every limit atomically as it reserves.
@@ -221,3 +233,6 @@ class SendGuard:
 
     async def spent_today_micro(self) -> int:
         return await self._store.spent_micro(utc_day(self._clock()))
+
+    async def spent_this_month_micro(self) -> int:
+        return await self._store.spent_month_micro(utc_month(self._clock()))

@@ -6,10 +6,12 @@
     │   input validation           invalid_number, invalid_body
     │   content checks             content (the audit line names the rule: bidi, tag, secret, shortener)
     │   destination policy         opted_out (the do-not-text list), blocked_country, country_not_allowed,
-    │                              recipient_not_allowed, premium_rate, hourly_limit
+    │                              recipient_not_allowed, premium_rate, hourly_limit, recipients_per_hour,
+    │                              number_block
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget
+    │   monthly budget             monthly_budget
     │   duplicate and idempotency  idempotency_key_reused
     │   confirmation               declined, cancelled, unchecked, cannot_elicit, elicitation_failed,
     │                              token_forged, token_for_another_message, token_expired, confirmation_used

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 import anyio
 
@@ -26,7 +27,9 @@ from smsai_mcp.guard.stages import ConfirmedSend, SendOutcome
 from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
+from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
 from smsai_mcp.guard.steps.paused import pause_refusal
+from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import same_number
 from smsai_mcp.sms.price_cache import PriceCache
@@ -40,7 +43,10 @@ from smsai_mcp.state.store import (
     DuplicateFound,
     IdempotentReplay,
     KeyReusedForAnotherMessage,
+    MonthlyBudgetExceeded,
+    NumberBlockReached,
     RecipientLimitReached,
+    RecipientsPerHourReached,
     StateStore,
     StillUnknown,
     StoreUnavailable,
@@ -99,12 +105,16 @@ class Sender:
 
     def begin_request(self, attempt: Attempt) -> BeginRequest:
         """What the ledger checks as it reserves the attempt: every limit of this server's policy."""
+        monthly = self._settings.monthly_budget_usd
         return BeginRequest(
             attempt=attempt,
             daily_budget_micro=micro(self._settings.daily_budget_usd),
             max_per_recipient_per_hour=self._settings.max_per_recipient_per_hour,
             duplicate_window_seconds=self._settings.duplicate_window_seconds,
             pending_stale_seconds=self._in_flight_seconds,
+            monthly_budget_micro=micro(monthly) if monthly is not None else None,
+            max_recipients_per_hour=self._settings.max_recipients_per_hour,
+            max_per_number_block_per_hour=self._settings.max_per_number_block_per_hour,
         )
 
     async def post_reserved(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
@@ -136,8 +146,15 @@ class Sender:
                 return answer_from_earlier(earlier, prepared, checked.estimate)
             case RecipientLimitReached(count):
                 raise recipient_limit_refusal(prepared.number, count, self._settings.max_per_recipient_per_hour)
+            case RecipientsPerHourReached(count):
+                raise recipients_per_hour_refusal(prepared.number, count, self._settings.max_recipients_per_hour)
+            case NumberBlockReached(count):
+                raise number_block_refusal(prepared.number, count, self._settings.max_per_number_block_per_hour)
             case BudgetExceeded(spent):
                 raise budget_refusal(checked.estimate, spent, self._settings.daily_budget_usd)
+            case MonthlyBudgetExceeded(spent):
+                monthly = self._settings.monthly_budget_usd
+                raise monthly_budget_refusal(checked.estimate, spent, monthly if monthly is not None else Decimal(0))
             case ConfirmationAlreadyUsed():
                 raise Refusal(
                     "This confirmation was already used for a send; a confirmation counts once. "
@@ -150,7 +167,8 @@ class Sender:
         checked = confirmed.checked
         audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
         try:
-            await self._audit.record(event="reserved", recipient=attempt.recipient, **audit)
+            # Not synced on its own: the outcome's line, synced, makes it durable too (one fsync per send).
+            await self._audit.record(event="reserved", recipient=attempt.recipient, sync=False, **audit)
         except OSError:
             logger.exception("the audit log could not be written; nothing was sent")
             with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
@@ -189,8 +207,7 @@ class Sender:
                     audit={"attempt": attempt.id, "upstream": type(exc).__name__},
                 ) from None
             return await self._after_unknown_outcome(attempt, confirmed, exc, audit)
-        claimed = await self._store.claimed_message_ids()
-        if not same_number(message.to, attempt.recipient) or message.id in claimed:
+        if not same_number(message.to, attempt.recipient) or await self._store.message_claimed(message.id):
             # Another number's message, or one an earlier send was settled with: not this one's answer.
             unreadable = InvalidResponse("the send answer names another message", method="POST", path="/sms/send")
             return await self._after_unknown_outcome(attempt, confirmed, unreadable, audit)

@@ -36,7 +36,7 @@ async def read_own_message(runtime: Runtime, tenant: TenantRuntime, message_id: 
     """The message, if the tenant may read it; else UnknownMessage, without asking the upstream for another's."""
     api, _ = tenant.require_api()
     if shares_its_account(runtime, tenant) and (
-        tenant.store is None or not await tenant.store.sent_message(message_id)
+        tenant.store is None or not await tenant.store.message_claimed(message_id)
     ):
         raise UnknownMessage(message_id)
     try:
@@ -46,7 +46,7 @@ async def read_own_message(runtime: Runtime, tenant: TenantRuntime, message_id: 
 
 
 async def _sent_by(tenant: TenantRuntime, message_id: int) -> bool:
-    return tenant.store is not None and await tenant.store.sent_message(message_id)
+    return tenant.store is not None and await tenant.store.message_claimed(message_id)
 
 
 def shares_its_account(runtime: Runtime, tenant: TenantRuntime) -> bool:

@@ -70,9 +70,12 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
         runtime = tenant(ctx)
         api, _ = runtime.require_api()
         balance = await api.balance()
-        spent = usd_of_micro(await runtime.require_guard().spent_today_micro())
+        guard = runtime.require_guard()
+        spent = usd_of_micro(await guard.spent_today_micro())
+        spent_this_month = usd_of_micro(await guard.spent_this_month_micro())
         budget = runtime.settings.daily_budget_usd
         pause = await runtime.require_guard().pause_state()
+        monthly = runtime.settings.monthly_budget_usd
         return BalanceResult(
             credits_usd=balance.credits_usd,
             daily_budget_usd=float(budget),
@@ -81,6 +84,11 @@ def add_read_tools(mcp: MCPServer[Runtime]) -> None:
             max_cost_per_message_usd=float(runtime.settings.max_cost_per_message_usd),
             paused=pause is not None,
             pause_reason=pause.reason if pause is not None else None,
+            monthly_budget_usd=float(monthly) if monthly is not None else None,
+            spent_this_month_usd=float(spent_this_month),
+            monthly_budget_remaining_usd=float(max(monthly - spent_this_month, Decimal(0)))
+            if monthly is not None
+            else None,
         )
 
     @mcp.tool(

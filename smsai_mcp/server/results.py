@@ -164,6 +164,11 @@ class BalanceResult(_Result):
     max_cost_per_message_usd: float = Field(description="The largest estimated cost one message may have.")
     paused: bool = Field(description="Whether sending is paused (`smsai-mcp pause`); reads keep working.")
     pause_reason: str | None = Field(description="Why sending is paused, as the operator said; null when not.")
+    monthly_budget_usd: float | None = Field(
+        default=None, description="What this server lets the agent spend per UTC month; null without a monthly cap."
+    )
+    spent_this_month_usd: float = Field(default=0.0, description="Spent (or reserved) by this server this UTC month.")
+    monthly_budget_remaining_usd: float | None = Field(default=None, description="Null without a monthly cap.")
 
 
 class CountryResult(_Result):

@@ -128,7 +128,8 @@ Use it to shorten or rephrase a message before send_sms."""
 
 BALANCE_DESCRIPTION = """\
 Show the SMS for AI account's credits and this server's spending guard: the daily budget, what has been \
-spent today (UTC), what remains, and the largest cost one message may have. Free; changes nothing."""
+spent today (UTC), what remains, the monthly budget and this month's spend, and the largest cost one message \
+may have. Free; changes nothing."""
 
 COUNTRIES_DESCRIPTION = """\
 List the countries SMS for AI delivers to, with each one's dial code and price per SMS segment in USD. \

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from smsai_mcp.sms.estimate import MICRO_USD
 
-__all__ = ["micro", "usd_of_micro", "utc_day"]
+__all__ = ["micro", "usd_of_micro", "utc_day", "utc_month"]
 
 
 def micro(amount: Decimal) -> int:
@@ -22,3 +22,8 @@ def usd_of_micro(amount: int) -> Decimal:
 def utc_day(now: float) -> str:
     """The UTC day of a unix time, as the ledger names it: "2026-11-25"."""
     return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+def utc_month(now: float) -> str:
+    """The UTC month of a unix time, as the ledger names it: "2026-11"."""
+    return utc_day(now)[:7]

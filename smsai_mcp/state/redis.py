@@ -8,6 +8,9 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
     to:<e164>         sorted set of attempt ids by time: the hourly limit per number
     conf:<id>         a confirmation already used
     spent:<day>       micro-dollars charged or reserved that UTC day
+    spentm:<month>    micro-dollars charged or reserved that UTC month ("2026-11")
+    texted            sorted set of numbers by the latest time they were texted, pruned to the last hour
+    blk:<block>       the same, for the numbers of one block of 100 (the number without its last two digits)
     open              set of pending and unknown attempt ids
     claimed           sorted set of message ids matched to an attempt
     optout:<e164>     hash: `since`, `note`: a number on the do-not-text list (redis_lists.py)
@@ -27,20 +30,17 @@ from typing import Any
 from smsai_mcp.state import redis_scripts as scripts
 from smsai_mcp.state.redis_lists import RedisLists
 from smsai_mcp.state.redis_reachable import reachable as _reachable
+from smsai_mcp.state.redis_replies import begin_result
 from smsai_mcp.state.store import (
     DAY_SECONDS,
+    HOUR_SECONDS,
     IDEMPOTENCY_SECONDS,
     Attempt,
     AttemptStatus,
     BeginRequest,
     BeginResult,
-    Begun,
-    BudgetExceeded,
-    ConfirmationAlreadyUsed,
-    RecipientLimitReached,
-    StillUnknown,
-    begin_in_turn,
-    repeated,
+    Velocity,
+    block_of,
     without_text,
 )
 
@@ -70,6 +70,7 @@ class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
         self._find = client.register_script(scripts.FIND_EARLIER)
         self._find_unresolved = client.register_script(scripts.FIND_UNRESOLVED)
         self._recent = client.register_script(scripts.RECENT_TO_RECIPIENT)
+        self._spent_month = client.register_script(scripts.SPENT_MONTH)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "smsai:default:") -> RedisStore:
@@ -115,39 +116,37 @@ class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
 
     @_reachable
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
-        attempt = request.attempt
-        created = json.dumps({name: getattr(attempt, name) for name in _IMMUTABLE})
-        reply = await self._begin(
-            args=[
-                self._prefix,
-                created,
-                request.daily_budget_micro,
-                request.max_per_recipient_per_hour,
-                request.duplicate_window_seconds,
-                repr(now),
-                IDEMPOTENCY_SECONDS,
-                _KEEP_SECONDS,
-                repr(now - request.pending_stale_seconds),
-            ]
-        )
-        match reply:
-            case ["begun"]:
-                self._in_flight[attempt.id] = created
-                return Begun(attempt)
-            case ["earlier", earlier_id]:
-                return repeated(attempt, await self._load(str(earlier_id)))
-            case ["unknown", earlier_id]:
-                return StillUnknown(await self._load(str(earlier_id)))
-            case ["confirmation_used"]:
-                return ConfirmationAlreadyUsed()
-            case ["recipient_limit", count]:
-                return RecipientLimitReached(int(count))
-            case ["budget", spent]:
-                return BudgetExceeded(int(spent))
-        raise RuntimeError(f"unexpected reply from the begin script: {reply!r}")
+        [result] = await self.begin_many([request], now=now)
+        return result
 
+    @_reachable
     async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
-        return await begin_in_turn(self, requests, now=now)  # STAND-IN until the ledger lane's atomic one lands
+        created = [json.dumps({name: getattr(r.attempt, name) for name in _IMMUTABLE}) for r in requests]
+        args: list[object] = [self._prefix, repr(now), IDEMPOTENCY_SECONDS, _KEEP_SECONDS]
+        for request, raw in zip(requests, created, strict=True):
+            limits = {
+                "budget": request.daily_budget_micro,
+                "monthly": request.monthly_budget_micro,
+                "per_recipient": request.max_per_recipient_per_hour,
+                "recipients": request.max_recipients_per_hour,
+                "block": request.max_per_number_block_per_hour,
+                "window": request.duplicate_window_seconds,
+                "stale_before": now - request.pending_stale_seconds,
+            }
+            args += [raw, json.dumps(limits)]
+        replies = await self._begin(args=args)
+        # An earlier attempt named by a batch that was taken back is one of its own, no longer in Redis.
+        own = {r.attempt.id: r.attempt for r in requests}
+
+        async def load(attempt_id: str) -> Attempt:
+            return own[attempt_id] if attempt_id in own else await self._load(attempt_id)
+
+        results = [
+            await begin_result(request.attempt, reply, load) for request, reply in zip(requests, replies, strict=True)
+        ]
+        if all(reply == ["begun"] for reply in replies):
+            self._in_flight.update((r.attempt.id, raw) for r, raw in zip(requests, created, strict=True))
+        return results
 
     @_reachable
     async def find_earlier(
@@ -206,8 +205,34 @@ class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
         return bool(int(await self._mark_unknown(args=[self._prefix, attempt_id, created, _KEEP_SECONDS])))
 
     @_reachable
+    async def velocity(self, recipient: str, *, now: float) -> Velocity:
+        since = now - HOUR_SECONDS
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(f"{self._prefix}texted", recipient)
+            pipe.zcount(f"{self._prefix}texted", f"({since!r}", "+inf")
+            pipe.zcount(f"{self._prefix}blk:{block_of(recipient)}", f"({since!r}", "+inf")
+            mine, everyone, block = await pipe.execute()
+        return Velocity(
+            already_texted=mine is not None and float(mine) > since,
+            recipients=int(everyone),
+            block_recipients=int(block),
+        )
+
+    @_reachable
+    async def message_claimed(self, message_id: int) -> bool:
+        return await self._redis.zscore(f"{self._prefix}claimed", str(message_id)) is not None
+
+    @_reachable
     async def spent_micro(self, day: str) -> int:
         return int(await self._redis.get(f"{self._prefix}spent:{day}") or 0)
+
+    @_reachable
+    async def spent_month_micro(self, month: str) -> int:
+        total = await self._redis.get(f"{self._prefix}spentm:{month}")
+        if total is not None:
+            return int(total)
+        # Not kept yet (a new month, or a store older than the monthly total): made from the month's days.
+        return int(await self._spent_month(args=[self._prefix, f"{month}-31"]))
 
     @_reachable
     async def unresolved(self) -> list[Attempt]:
@@ -223,10 +248,6 @@ class RedisStore(RedisLists):  # the opt-outs and the pause: redis_lists.py
     @_reachable
     async def claimed_message_ids(self) -> set[int]:
         return {int(member) for member in await self._redis.zrange(f"{self._prefix}claimed", 0, -1)}
-
-    @_reachable
-    async def sent_message(self, message_id: int) -> bool:
-        return await self._redis.zscore(f"{self._prefix}claimed", str(message_id)) is not None
 
     async def close(self) -> None:
         await self._redis.aclose()

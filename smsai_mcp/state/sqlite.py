@@ -2,6 +2,12 @@
 
 Every check-and-reserve runs inside `BEGIN IMMEDIATE`, which takes SQLite's write lock first: two
 processes (or two threads) can never both read "there is room in the budget" and both reserve.
+
+Writes, which may wait for another process's lock, run on a worker thread with the write connection; reads
+are single indexed lookups that WAL lets run beside any writer, so they run where they are called, on a read
+connection of their own. Only a reservation is synced to disk as it commits (it must survive a power cut
+before its POST goes out); an outcome's commit is not, and a power cut that loses one leaves its attempt
+pending, which reconciliation turns into unknown and looks up.
 """
 
 from __future__ import annotations
@@ -12,9 +18,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import astuple
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import anyio.to_thread
 
@@ -22,20 +27,14 @@ from smsai_mcp.state import sqlite_queries as queries
 from smsai_mcp.state.private import private_dir, private_file
 from smsai_mcp.state.sqlite_lists import SCHEMA as LISTS_SCHEMA
 from smsai_mcp.state.sqlite_lists import SqliteLists
+from smsai_mcp.state.sqlite_schema import SCHEMA, migrate, prune
 from smsai_mcp.state.store import (
-    DAY_SECONDS,
-    IDEMPOTENCY_SECONDS,
     Attempt,
     BeginRequest,
     BeginResult,
     Begun,
-    BudgetExceeded,
-    ConfirmationAlreadyUsed,
-    RecipientLimitReached,
-    StillUnknown,
     StoreUnavailable,
-    begin_in_turn,
-    repeated,
+    Velocity,
     without_text,
 )
 
@@ -47,9 +46,13 @@ logger = logging.getLogger(__name__)
 LOCK_WAIT_SECONDS = 5.0
 # Recording what became of a POST outranks a quick answer: the message may be out, its cost must be on the books.
 _RECORD_WAIT_SECONDS = 30.0
+# A read waits only for SQLite's rare exclusive moments (a WAL recovery), on the caller's own thread.
+_READ_WAIT_SECONDS = 1.0
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
+# FULL syncs the WAL at commit; NORMAL leaves it to the next synced commit or checkpoint.
+Durability = Literal["FULL", "NORMAL"]
 
 
 class LedgerReplaced(Exception):
@@ -65,34 +68,48 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
         private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
         for suffix in ("-wal", "-shm"):  # left by an older version with looser modes
             private_file(path.with_name(path.name + suffix), create=False)
-        # One connection, used by one worker thread at a time; the lock orders this process's callers.
+        # One write connection, used by one worker thread at a time; the lock orders this process's callers.
         self._db = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a committed reservation survives power loss
         self._db.execute("PRAGMA secure_delete=ON")  # text scrubbed from old rows does not linger in free pages
-        self._db.executescript(queries.SCHEMA)
+        self._db.executescript(SCHEMA)
         self._db.executescript(LISTS_SCHEMA)
+        migrate(self._db)
+        self._reader = sqlite3.connect(path, timeout=_READ_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
+        self._reader.execute("PRAGMA query_only=ON")
+        self._read_lock = threading.Lock()
         self._path = path
         self._file = _identity(path)
         self._prune()
 
     def _prune(self) -> None:
-        # Rows older than the idempotency horizon (and a day's margin) no longer decide anything.
         with self._lock:
             try:
-                self._db.execute(
-                    "DELETE FROM attempts "
-                    "WHERE created_at < strftime('%s','now') - ? AND status IN ('sent','released')",
-                    (IDEMPOTENCY_SECONDS + DAY_SECONDS,),
-                )
-                self._db.execute(queries.SCRUB_TEXT)
+                prune(self._db, time.time())
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:
                     raise
                 logger.info("the ledger is busy; old attempts will be pruned at a later start")
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of microseconds, run right here: a worker thread would cost more than the read."""
+        with self._read_lock:
+            try:
+                return work(self._reader)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF in _BUSY_CODES:
+                    raise StoreUnavailable("locked") from exc
+                raise
+
+    async def _run(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        *,
+        wait: float = LOCK_WAIT_SECONDS,
+        durability: Durability = "NORMAL",
+    ) -> T:
         deadline = time.monotonic() + wait
 
         def locked() -> T:
@@ -101,6 +118,7 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
                 raise StoreUnavailable("locked")
             try:
                 self._db.execute(f"PRAGMA busy_timeout = {int(max(deadline - time.monotonic(), 0) * 1000)}")
+                self._db.execute(f"PRAGMA synchronous = {durability}")
                 return work(self._db)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF in _BUSY_CODES:
@@ -111,7 +129,13 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
 
         return await anyio.to_thread.run_sync(locked)
 
-    async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
+    async def _transaction(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        *,
+        wait: float = LOCK_WAIT_SECONDS,
+        durability: Durability = "NORMAL",
+    ) -> T:
         def atomically(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -122,59 +146,48 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
             db.execute("COMMIT")
             return result
 
-        return await self._run(atomically, wait=wait)
+        return await self._run(atomically, wait=wait, durability=durability)
 
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
-        attempt = request.attempt
+        [result] = await self.begin_many([request], now=now)
+        return result
 
-        def check_and_reserve(db: sqlite3.Connection) -> BeginResult:
+    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
+        def check_and_reserve_all(db: sqlite3.Connection) -> list[BeginResult]:
             # A file removed under this process lives on for it alone: reserving there hides from every other one.
             if _identity(self._path) != self._file:
                 raise LedgerReplaced(f"the ledger {self._path} was removed or replaced; restart to use the new one")
-            key = attempt.idempotency_key
-            if key is not None and (earlier := queries.find_earlier(db, attempt.fingerprint, key, 0, now)) is not None:
-                return repeated(attempt, earlier)
-            stale_before = now - request.pending_stale_seconds
-            if (unresolved := queries.find_unresolved(db, attempt.fingerprint, key, stale_before)) is not None:
-                return StillUnknown(unresolved)
-            window = request.duplicate_window_seconds
-            if key is None:
-                earlier = queries.find_earlier(db, attempt.fingerprint, None, window, now)
-                if earlier is not None:
-                    return repeated(attempt, earlier)
-            if attempt.confirmation_id is not None:
-                used = db.execute("SELECT 1 FROM attempts WHERE confirmation_id = ?", (attempt.confirmation_id,))
-                if used.fetchone() is not None:
-                    return ConfirmationAlreadyUsed()
-            recent = queries.recent_to_recipient(db, attempt.recipient, now)
-            if recent >= request.max_per_recipient_per_hour:
-                return RecipientLimitReached(recent)
-            spent = queries.spent(db, attempt.day)
-            if spent + attempt.reserved_micro > request.daily_budget_micro:
-                return BudgetExceeded(spent)
-            placeholders = ", ".join("?" for _ in queries.COLUMNS)
-            db.execute(f"INSERT INTO attempts ({', '.join(queries.COLUMNS)}) VALUES ({placeholders})", astuple(attempt))
-            return Begun(attempt)
+            db.execute("SAVEPOINT batch")
+            results = [queries.check_and_reserve(db, request, now) for request in requests]
+            if all(isinstance(result, Begun) for result in results):
+                db.execute("RELEASE batch")
+                return results
+            db.execute("ROLLBACK TO batch")  # all or nothing: the ones that passed are taken back
+            db.execute("RELEASE batch")
+            return results
 
-        return await self._transaction(check_and_reserve)
-
-    async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
-        return await begin_in_turn(self, requests, now=now)  # STAND-IN until the ledger lane's atomic one lands
+        # The reservation is synced as it commits: it must be on disk before the POST can go out.
+        return await self._transaction(check_and_reserve_all, durability="FULL")
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
     ) -> Attempt | None:
-        return await self._run(
-            lambda db: queries.find_earlier(db, fingerprint, idempotency_key, duplicate_window_seconds, now)
-        )
+        window = duplicate_window_seconds
+        return self._read(lambda db: queries.find_earlier(db, fingerprint, idempotency_key, window, now))
 
     async def find_unresolved(
         self, *, fingerprint: str, idempotency_key: str | None, stale_before: float
     ) -> Attempt | None:
-        return await self._run(lambda db: queries.find_unresolved(db, fingerprint, idempotency_key, stale_before))
+        return self._read(lambda db: queries.find_unresolved(db, fingerprint, idempotency_key, stale_before))
 
     async def recent_to_recipient(self, recipient: str, *, now: float) -> int:
-        return await self._run(lambda db: queries.recent_to_recipient(db, recipient, now))
+        return self._read(lambda db: queries.recent_to_recipient(db, recipient, now))
+
+    async def velocity(self, recipient: str, *, now: float) -> Velocity:
+        return self._read(lambda db: queries.velocity(db, recipient, now))
+
+    async def message_claimed(self, message_id: int) -> bool:
+        return self._read(lambda db: queries.message_claimed(db, message_id))
 
     async def settle(self, attempt_id: str, *, charged_micro: int, message_id: int, message_json: str) -> bool:
         # One transaction: a message claimed by another process between its check and this write stays one send's.
@@ -224,10 +237,13 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
         return marked == 1
 
     async def spent_micro(self, day: str) -> int:
-        return await self._run(lambda db: queries.spent(db, day))
+        return self._read(lambda db: queries.spent(db, day))
+
+    async def spent_month_micro(self, month: str) -> int:
+        return self._read(lambda db: queries.spent(db, month))
 
     async def unresolved(self) -> list[Attempt]:
-        return await self._run(
+        return self._read(
             lambda db: [
                 queries.attempt_of(row)
                 for row in db.execute(
@@ -237,19 +253,15 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
         )
 
     async def claimed_message_ids(self) -> set[int]:
-        return await self._run(
+        return self._read(
             lambda db: {row[0] for row in db.execute("SELECT message_id FROM attempts WHERE message_id IS NOT NULL")}
         )
-
-    async def sent_message(self, message_id: int) -> bool:
-        query = "SELECT 1 FROM attempts WHERE message_id = ? LIMIT 1"
-        return await self._run(lambda db: db.execute(query, (message_id,)).fetchone() is not None)
 
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         return await produce()
 
     async def shared_generation(self, key: str) -> int:
-        row = await self._run(
+        row = self._read(
             lambda db: db.execute("SELECT generation FROM shared_generations WHERE key = ?", (key,)).fetchone()
         )
         return int(row[0]) if row is not None else 0
@@ -266,11 +278,13 @@ class SqliteStore(SqliteLists):  # the opt-outs and the pause: sqlite_lists.py
 
     async def ping(self) -> bool:
         try:
-            return await self._run(lambda db: db.execute("SELECT 1").fetchone() is not None)
+            return self._read(lambda db: db.execute("SELECT 1").fetchone() is not None)
         except sqlite3.Error:
             return False
 
     async def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()
 

@@ -2,7 +2,9 @@
 
 An *attempt* is one message the guard decided to send. It is created (with its estimate reserved) in a
 single atomic step that also checks the idempotency key, the duplicate window, the per-recipient hourly
-limit, the daily budget and the single use of the confirmation, so concurrent sends can never overshoot.
+limit, the recipients per hour and per number block, the daily and monthly budgets and the single use of
+the confirmation, so concurrent sends can never overshoot. The same step keeps running totals (spent per
+UTC day and month, the numbers texted in the last hour), so no check reads more rows as the ledger grows.
 
     pending  --settle-->  sent        the API charged `charged_micro`
     pending  --release--> released    nothing went out; the reservation is given back
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
+    "NO_LIMIT",
     "Attempt",
     "AttemptStatus",
     "BeginRequest",
@@ -35,13 +38,18 @@ __all__ = [
     "DuplicateFound",
     "IdempotentReplay",
     "KeyReusedForAnotherMessage",
+    "MonthlyBudgetExceeded",
+    "NumberBlockReached",
     "OptOut",
     "Pause",
     "RecipientLimitReached",
+    "RecipientsPerHourReached",
     "StateStore",
     "StillUnknown",
     "StoreUnavailable",
-    "begin_in_turn",
+    "Velocity",
+    "block_of",
+    "month_of",
     "repeated",
     "without_text",
 ]
@@ -52,6 +60,8 @@ IDEMPOTENCY_SECONDS = DAY_SECONDS
 HOUR_SECONDS = 3_600
 # A pending attempt older than this cannot still be in flight (the upstream timeout and a margin): it is unknown.
 PENDING_STALE_SECONDS = 150.0
+# A limit that never binds, for callers (and tests) that do not set one.
+NO_LIMIT = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,9 @@ class BeginRequest:
     max_per_recipient_per_hour: int
     duplicate_window_seconds: int
     pending_stale_seconds: float = PENDING_STALE_SECONDS
+    monthly_budget_micro: int | None = None  # None: no monthly cap; the month is that of `attempt.day`
+    max_recipients_per_hour: int = NO_LIMIT  # distinct numbers in any rolling hour
+    max_per_number_block_per_hour: int = NO_LIMIT  # distinct numbers of one block of 100 in any rolling hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,21 @@ class BudgetExceeded:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthlyBudgetExceeded:
+    spent_micro: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientsPerHourReached:
+    count: int  # distinct numbers texted in the last hour
+
+
+@dataclass(frozen=True, slots=True)
+class NumberBlockReached:
+    count: int  # distinct numbers of the recipient's block of 100 texted in the last hour
+
+
+@dataclass(frozen=True, slots=True)
 class ConfirmationAlreadyUsed:
     pass
 
@@ -140,6 +168,15 @@ class Pause:
     since: float  # unix seconds of the pause that is in force (pausing again keeps it)
 
 
+@dataclass(frozen=True, slots=True)
+class Velocity:
+    """The numbers texted in the last hour, as the velocity limits see them for one recipient."""
+
+    already_texted: bool  # this number was texted in the hour: texting it again adds no distinct number
+    recipients: int  # distinct numbers texted in the hour
+    block_recipients: int  # distinct numbers of its block of 100 texted in the hour
+
+
 class StoreUnavailable(Exception):
     """The store could not be read or written in time: `locked` by another process, or `unreachable`."""
 
@@ -155,9 +192,23 @@ BeginResult = (
     | DuplicateFound
     | StillUnknown
     | RecipientLimitReached
+    | RecipientsPerHourReached
+    | NumberBlockReached
     | BudgetExceeded
+    | MonthlyBudgetExceeded
     | ConfirmationAlreadyUsed
 )
+
+
+def month_of(day: str) -> str:
+    """The UTC month of a UTC day: "2026-11-25" -> "2026-11"."""
+    return day[:7]
+
+
+def block_of(e164: str) -> str:
+    """The block of 100 a number belongs to: the number without its last two digits (SMS-pumping fraud texts
+    neighbouring numbers)."""
+    return e164[:-2]
 
 
 def without_text(message_json: str) -> str:
@@ -177,25 +228,15 @@ def repeated(attempt: Attempt, earlier: Attempt) -> DuplicateFound | IdempotentR
     return IdempotentReplay(earlier)
 
 
-async def begin_in_turn(store: StateStore, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
-    """STAND-IN for the atomic `begin_many` of the ledger lane: begins each request in turn, and when any is not
-    begun gives back every one that was (reservation and confirmation), so that none stays begun. Not atomic: a
-    concurrent send may see the batch's reservations for a moment."""
-    results = [await store.begin(request, now=now) for request in requests]
-    if not all(isinstance(result, Begun) for result in results):
-        for result in results:
-            if isinstance(result, Begun):
-                await store.release_refused(result.attempt.id)
-    return results
-
-
 class StateStore(Protocol):
     async def begin(self, request: BeginRequest, *, now: float) -> BeginResult:
         """Check every limit and reserve the estimate, atomically; create the attempt only if all pass."""
 
     async def begin_many(self, requests: Sequence[BeginRequest], *, now: float) -> list[BeginResult]:
-        """Begin every request, or none: one result per request, in order; when any is not begun, none stays begun
-        (the results of those that would have been say `Begun` all the same)."""
+        """begin for several attempts, all or nothing, atomically: one result per request, in order. Every one is
+        begun, or none is: when any result is not `Begun`, none stays begun (the results of those that would have
+        been say `Begun` all the same), and the others say why. The checks are cumulative: each request sees the
+        reservations and recipients of those before it."""
 
     async def find_earlier(
         self, *, fingerprint: str, idempotency_key: str | None, duplicate_window_seconds: int, now: float
@@ -225,17 +266,24 @@ class StateStore(Protocol):
     async def mark_unknown(self, attempt_id: str) -> bool:
         """The outcome is unknown: keep the reservation until a lookup settles it; whether the attempt was pending."""
 
+    async def velocity(self, recipient: str, *, now: float) -> Velocity:
+        """The numbers texted in the last hour, for the recipients-per-hour and number-block limits; read-only."""
+
+    async def message_claimed(self, message_id: int) -> bool:
+        """Whether a message id is already matched to an attempt of this ledger (one indexed read): so one message never
+        settles two attempts, and tenants sharing an upstream account read only the messages they sent."""
+
     async def spent_micro(self, day: str) -> int:
-        """Charged plus still reserved for one UTC day."""
+        """Charged plus still reserved for one UTC day (a running total: one read)."""
+
+    async def spent_month_micro(self, month: str) -> int:
+        """Charged plus still reserved for one UTC month, "2026-11" (a running total: one read)."""
 
     async def unresolved(self) -> list[Attempt]:
         """Pending and unknown attempts, oldest first, for reconciliation."""
 
     async def claimed_message_ids(self) -> set[int]:
         """Message ids already matched to an attempt, so one message never settles two."""
-
-    async def sent_message(self, message_id: int) -> bool:
-        """Whether this ledger sent the message `message_id` (an indexed read: whose message a tenant may read)."""
 
     async def shared_value(self, key: str, ttl_seconds: float, produce: Callable[[], Awaitable[str]]) -> str:
         """A value every process sharing this store may reuse for `ttl_seconds` (the price list): Redis keeps
