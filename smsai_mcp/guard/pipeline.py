@@ -24,7 +24,7 @@ from smsai_mcp.guard.reconcile import IN_FLIGHT_MARGIN_SECONDS, Reconciler
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
-from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit
+from smsai_mcp.guard.steps import content, cost, destination, earlier, hourly_limit, quiet_hours
 from smsai_mcp.guard.steps.validation import prepare, read_number_and_body
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.estimate import Estimate, estimate_message
@@ -47,6 +47,7 @@ STEPS: tuple[Step, ...] = (
     destination.allowed_countries,
     destination.allowed_recipients,
     destination.premium_rate,
+    quiet_hours.quiet_hours,  # SMSAI_QUIET_HOURS in the recipient's local time, widened by US state law
     hourly_limit.per_recipient_hourly_limit,
     cost.estimate,
     cost.per_message_cap,

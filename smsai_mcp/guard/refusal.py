@@ -5,7 +5,8 @@
     │   input validation           invalid_number, invalid_body
     │   content checks             content (the audit line names the rule: bidi, tag, secret, shortener)
     │   destination policy         blocked_country, country_not_allowed, recipient_not_allowed, premium_rate,
-    │                              hourly_limit
+    │                              quiet_hours (it is night for the recipient: says their time and when sending
+    │                              opens), hourly_limit
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget
