@@ -70,7 +70,7 @@ def quiet_hours_refusal(quiet: QuietNow, now: float) -> Refusal:
     opens_utc = datetime.fromtimestamp(quiet.opens, UTC)
     return Refusal(
         f"{why} Sending opens at {opens_local:%H:%M} ({opens_local:%A}) their time ({opens_utc:%Y-%m-%d %H:%M} UTC). "
-        "Wait until then (estimate_sms gives the time as quiet_until) and send it again; "
-        "quiet hours are set by SMSAI_QUIET_HOURS (off turns them off).",
+        "Wait until then and send it again (estimate_sms gives the time as quiet_until); only the user can change "
+        "SMSAI_QUIET_HOURS or turn it off.",
         code="quiet_hours",
     )
