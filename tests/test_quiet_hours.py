@@ -118,9 +118,7 @@ async def test_a_texas_number_on_a_sunday_morning_waits_until_noon(
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_a_texas_saturday_night_runs_on_into_sunday_noon(
-    sandbox: Sandbox, settings: Settings, era: str
-) -> None:
+async def test_a_texas_saturday_night_runs_on_into_sunday_noon(sandbox: Sandbox, settings: Settings, era: str) -> None:
     async with connect(quiet(settings), era, clock=at("2026-11-29 04:00")) as client:  # Saturday 22:00 in Dallas
         blocked = await estimate(client, TEXAS)
         result = await send(client, TEXAS)

@@ -192,7 +192,7 @@ CHANGES = [utc(text) for text in ("2026-03-08 07:00", "2026-03-29 01:00", "2026-
 CHANGES += [utc(text) for text in ("2026-10-25 01:00", "2026-11-01 06:00", "2026-03-08 05:30", "2026-11-01 03:30")]
 
 minutes_of_day = st.integers(min_value=0, max_value=24 * 60 - 1)
-windows = st.tuples(minutes_of_day, minutes_of_day).filter(lambda pair: pair[0] != pair[1]).map(lambda p: QuietWindow(*p))
+windows = st.tuples(minutes_of_day, minutes_of_day).filter(lambda p: p[0] != p[1]).map(lambda p: QuietWindow(*p))
 zone_sets = st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True).map(tuple)
 instants = st.one_of(
     st.floats(min_value=utc("2025-01-01 00:00"), max_value=utc("2028-12-31 00:00")).map(int).map(float),
@@ -254,7 +254,9 @@ def test_one_zone_is_quiet_no_longer_than_its_window_plus_a_dst_change(
 
 @settings(max_examples=100, deadline=None)
 @given(at=instants, zones=zone_sets)
-def test_texas_is_quiet_whenever_the_default_window_is_and_on_sunday_mornings(at: float, zones: tuple[str, ...]) -> None:
+def test_texas_is_quiet_whenever_the_default_window_is_and_on_sunday_mornings(
+    at: float, zones: tuple[str, ...]
+) -> None:
     texas = schedule_of(DEFAULT_QUIET_HOURS, "+12145550123")
     if quiet_somewhere(DEFAULT, zones, at):
         assert quiet_somewhere(texas, zones, at)
