@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcp import Client
@@ -14,9 +16,10 @@ from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Fault, Sandbox
 from smsai_mcp.server import build_server
 from smsai_mcp.service.access import POLICY_VARIABLES
+from smsai_mcp.sms.quiet_hours import QuietWindow
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 from tests.conftest import ERAS, posts, text_of
-from tests.guard_helpers import CA, Person, assert_nothing_sent, send
+from tests.guard_helpers import CA, US, Person, assert_nothing_sent, send
 from tests.processes import http_server
 from tests.test_service import KEY_A, KEY_B, base_env, connect, sha256, write_tenants
 
@@ -85,17 +88,26 @@ POLICY_PROBES: dict[str, object] = {
     "duplicate_window_seconds": 0,
     "read_only": True,
     "timeout_seconds": 1.0,
+    "quiet_hours": "a window around the present hour in Washington",  # made when the test runs (below)
+    "confirm_skip_recipients": frozenset({US}),  # sent at once where the process asks for a token (BASELINES)
 }
+# What the process (and so the tenant) sets besides the probe, for a probe to change the outcome at all.
+BASELINES: dict[str, dict[str, object]] = {"confirm_skip_recipients": {"confirm": "token"}}
 # Policies of revision 2 whose guard steps are still being built: each moves into POLICY_PROBES as its step lands.
 PROBES_TO_COME = {
     "monthly_budget_usd",
-    "quiet_hours",
     "max_recipients_per_hour",
     "max_per_number_block_per_hour",
-    "confirm_skip_recipients",
     "max_batch_size",
 }
 NOT_POLICIES = {"api_token", "api_token_variable", "base_url", "state_dir", "state_secret", "state_url"}
+
+
+def window_around_now(zone: str) -> QuietWindow:
+    """Quiet hours from an hour before to an hour after the present local time: quiet now, whatever the hour."""
+    local = datetime.now(ZoneInfo(zone))
+    minute = local.hour * 60 + local.minute
+    return QuietWindow((minute - 60) % (24 * 60), (minute + 60) % (24 * 60))
 
 
 def test_every_policy_of_settings_has_a_tenant_key_and_a_probe() -> None:
@@ -138,8 +150,9 @@ async def test_every_tenant_policy_applies_to_that_tenants_requests(
     sandbox: Sandbox, settings: Settings, policy: str
 ) -> None:
     """The same call, by a tenant that sets the policy and by one that does not, on one server."""
-    process_settings = settings.model_copy(update={"timeout_seconds": 30.0})
-    tenant_settings = process_settings.model_copy(update={policy: POLICY_PROBES[policy]})
+    process_settings = settings.model_copy(update={"timeout_seconds": 30.0, **BASELINES.get(policy, {})})
+    probe = window_around_now("America/New_York") if policy == "quiet_hours" else POLICY_PROBES[policy]
+    tenant_settings = process_settings.model_copy(update={policy: probe})
     async with tenant_client(tenant_settings, process_settings, "legacy") as client:
         if policy == "read_only":
             tools = {tool.name for tool in (await client.list_tools()).tools}
@@ -147,6 +160,7 @@ async def test_every_tenant_policy_applies_to_that_tenants_requests(
         seen = await _under(policy, client, sandbox)
     expected = {"confirm": "confirmation_required", "duplicate_window_seconds": "sent twice", "content_checks": "sent"}
     expected["timeout_seconds"] = "timed out"
+    expected["confirm_skip_recipients"] = "sent"
     assert seen == expected.get(policy, "refused"), policy
     sandbox.state.reset()
     async with tenant_client(process_settings, process_settings, "legacy") as client:
