@@ -15,6 +15,7 @@ def test_pipeline_lists_the_steps_in_the_contracts_order() -> None:
         "allowed_countries",
         "allowed_recipients",
         "premium_rate",
+        "quiet_hours",  # after allowed recipients, before the per-recipient hourly limit
         "per_recipient_hourly_limit",
         "recipients_per_hour",
         "number_block",

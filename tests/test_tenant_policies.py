@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcp import Client
@@ -14,9 +16,10 @@ from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Fault, Sandbox
 from smsai_mcp.server import build_server
 from smsai_mcp.service.access import POLICY_VARIABLES
+from smsai_mcp.sms.quiet_hours import QuietWindow
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 from tests.conftest import ERAS, posts, text_of
-from tests.guard_helpers import CA, Person, assert_nothing_sent, send
+from tests.guard_helpers import CA, US, Person, assert_nothing_sent, send
 from tests.processes import http_server
 from tests.test_service import KEY_A, KEY_B, base_env, connect, sha256, write_tenants
 
@@ -88,21 +91,27 @@ POLICY_PROBES: dict[str, object] = {
     "duplicate_window_seconds": 0,
     "read_only": True,
     "timeout_seconds": 1.0,
+    "quiet_hours": "a window around the present hour in Washington",  # made when the test runs (below)
+    "confirm_skip_recipients": frozenset({US}),
+    "max_batch_size": 1,  # sent at once where the process asks for a token (BASELINES)
 }
-# Policies of revision 2 whose guard steps are still being built: each moves into POLICY_PROBES as its step lands.
-PROBES_TO_COME = {
-    "quiet_hours",
-    "confirm_skip_recipients",
-    "max_batch_size",
-}
+# What the process (and so the tenant) sets besides the probe, for a probe to change the outcome at all.
+BASELINES: dict[str, dict[str, object]] = {"confirm_skip_recipients": {"confirm": "token"}}
 NOT_POLICIES = {"api_token", "api_token_variable", "base_url", "state_dir", "state_secret", "state_url"}
+
+
+def window_around_now(zone: str) -> QuietWindow:
+    """Quiet hours from an hour before to an hour after the present local time: quiet now, whatever the hour."""
+    local = datetime.now(ZoneInfo(zone))
+    minute = local.hour * 60 + local.minute
+    return QuietWindow((minute - 60) % (24 * 60), (minute + 60) % (24 * 60))
 
 
 def test_every_policy_of_settings_has_a_tenant_key_and_a_probe() -> None:
     """A policy added to Settings must be settable per tenant and proven to apply (below)."""
     policies = set(Settings.model_fields) - NOT_POLICIES
     assert policies == set(POLICY_VARIABLES)
-    assert policies == set(POLICY_PROBES) | PROBES_TO_COME
+    assert policies == set(POLICY_PROBES)
 
 
 async def _under(policy: str, client: Client, sandbox: Sandbox) -> str:
@@ -115,6 +124,9 @@ async def _under(policy: str, client: Client, sandbox: Sandbox) -> str:
         return "timed out" if result.is_error and "in time" in text_of(result) else "sent"
     if policy == "content_checks":  # a shortened link: refused by the default, sent where the tenant turned it off
         result = await send(client, body="Your order: https://bit.ly/3xYzAbc")
+        return "refused" if result.is_error else str((result.structured_content or {}).get("status"))
+    if policy == "max_batch_size":  # two numbers: refused whole where the tenant allows one a batch
+        result = await client.call_tool("send_sms_batch", {"recipients": [US, CA], "body": "The meeting moved to 3"})
         return "refused" if result.is_error else str((result.structured_content or {}).get("status"))
     if policy == "duplicate_window_seconds":
         await send(client, body="twice")
@@ -138,8 +150,9 @@ async def test_every_tenant_policy_applies_to_that_tenants_requests(
     sandbox: Sandbox, settings: Settings, policy: str
 ) -> None:
     """The same call, by a tenant that sets the policy and by one that does not, on one server."""
-    process_settings = settings.model_copy(update={"timeout_seconds": 30.0})
-    tenant_settings = process_settings.model_copy(update={policy: POLICY_PROBES[policy]})
+    process_settings = settings.model_copy(update={"timeout_seconds": 30.0, **BASELINES.get(policy, {})})
+    probe = window_around_now("America/New_York") if policy == "quiet_hours" else POLICY_PROBES[policy]
+    tenant_settings = process_settings.model_copy(update={policy: probe})
     async with tenant_client(tenant_settings, process_settings, "legacy") as client:
         if policy == "read_only":
             tools = {tool.name for tool in (await client.list_tools()).tools}
@@ -147,8 +160,9 @@ async def test_every_tenant_policy_applies_to_that_tenants_requests(
         seen = await _under(policy, client, sandbox)
     expected = {"confirm": "confirmation_required", "duplicate_window_seconds": "sent twice", "content_checks": "sent"}
     expected["timeout_seconds"] = "timed out"
+    expected["confirm_skip_recipients"] = "sent"
     assert seen == expected.get(policy, "refused"), policy
     sandbox.state.reset()
     async with tenant_client(process_settings, process_settings, "legacy") as client:
-        default = ("refused",) if policy == "content_checks" else ("sent", "duplicate")
+        default = {"content_checks": ("refused",), "max_batch_size": ("done",)}.get(policy, ("sent", "duplicate"))
         assert await _under(policy, client, sandbox) in default, policy  # the default does not

@@ -38,7 +38,7 @@ from smsai_mcp.guard.batch_stages import (
     status_of,
     why_not_begun,
 )
-from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation
+from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation, skips_confirmation
 from smsai_mcp.guard.question import BatchQuestion, BatchRecipient
 from smsai_mcp.guard.refusal import LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
 from smsai_mcp.guard.send import Sender
@@ -127,7 +127,7 @@ class BatchGuard:
     def asks_a_person(self, batch: CheckedBatch) -> bool:
         """Whether a person is asked about this batch when the client can ask: not when every number is one the
         user sends to without a question."""
-        return bool(batch.sendable) and asks_a_person(self._settings) and not self._skips_confirmation(batch)
+        return bool(batch.sendable) and asks_a_person(self._settings, self._numbers(batch))
 
     async def question(self, batch: CheckedBatch) -> BatchQuestion:
         budget = self._settings.daily_budget_usd
@@ -153,8 +153,13 @@ class BatchGuard:
             if isinstance(confirmation, BatchOutcome):
                 await self._audit_each(batch, event="confirmation_required")
                 return confirmation
+            skipped = skips_confirmation(self._settings, self._numbers(batch))
             confirmed = [
-                ConfirmedSend(c, None if confirmation is None else f"{confirmation}:{c.prepared.number.e164}")
+                ConfirmedSend(
+                    c,
+                    None if confirmation is None else f"{confirmation}:{c.prepared.number.e164}",
+                    skipped_confirmation=skipped,
+                )
                 for c in batch.sendable  # each attempt uses its own part of the one confirmation, once
             ]
             with anyio.CancelScope(shield=True):  # from the reservation on, the batch runs to its end
@@ -172,7 +177,7 @@ class BatchGuard:
     ) -> str | BatchOutcome | None:
         """The id of the batch's confirmation (None when none is needed), or the token to hand back first."""
         mode = self._settings.confirm
-        if mode == "off" or self._skips_confirmation(batch):
+        if mode == "off" or skips_confirmation(self._settings, self._numbers(batch)):
             return None
         if asked is not None:
             return persons_confirmation(asked)
@@ -192,11 +197,9 @@ class BatchGuard:
         except Refusal as refusal:  # worded for send_sms; a batch's agent needs the batch's words
             raise Refusal(BATCH_TOKEN_REFUSALS.get(refusal.code, str(refusal)), code=refusal.code) from None
 
-    def _skips_confirmation(self, batch: CheckedBatch) -> bool:
-        """In `auto` and `token`, a batch only to numbers of SMSAI_CONFIRM_SKIP_RECIPIENTS needs no confirmation."""
-        skip = self._settings.confirm_skip_recipients
-        in_mode = self._settings.confirm in ("auto", "token")
-        return in_mode and all(c.prepared.number.e164 in skip for c in batch.sendable)
+    @staticmethod
+    def _numbers(batch: CheckedBatch) -> list[str]:
+        return [c.prepared.number.e164 for c in batch.sendable]
 
     async def _reserve_and_send(
         self, confirmed: Sequence[ConfirmedSend], progress: Progress | None

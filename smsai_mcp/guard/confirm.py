@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,7 +19,15 @@ from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.guard.stages import CheckedSend, ConfirmedSend, SendOutcome
 from smsai_mcp.guard.tokens import ConfirmationTokens
 
-__all__ = ["Asked", "PersonsAnswer", "asks_a_person", "confirm", "persons_confirmation"]
+__all__ = [
+    "SKIPPED_FOR_LISTED_RECIPIENT",
+    "Asked",
+    "PersonsAnswer",
+    "asks_a_person",
+    "confirm",
+    "persons_confirmation",
+    "skips_confirmation",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +42,21 @@ class Asked:
     round_state: str | None  # the 2026-07-28 sealed request state: a replayed retry carries the same one
 
 
-def asks_a_person(settings: Settings) -> bool:
+# What the audit line of a send says when no one was asked because the number is on SMSAI_CONFIRM_SKIP_RECIPIENTS.
+SKIPPED_FOR_LISTED_RECIPIENT = "skipped: SMSAI_CONFIRM_SKIP_RECIPIENTS lists the number"
+
+
+def skips_confirmation(settings: Settings, recipients: Iterable[str]) -> bool:
+    """Whether sends to these E.164 numbers (every one of them, for a batch) go without a question or a token:
+    only in `auto` and `token`, and only when the user listed every number; `elicit` always asks a person."""
+    listed = settings.confirm_skip_recipients
+    numbers = list(recipients)
+    return settings.confirm in ("auto", "token") and bool(numbers) and all(number in listed for number in numbers)
+
+
+def asks_a_person(settings: Settings, recipients: Iterable[str] = ()) -> bool:
     """Whether this send's confirmation goes to a person when the client can ask one."""
-    return settings.confirm not in ("off", "token")
+    return settings.confirm not in ("off", "token") and not skips_confirmation(settings, recipients)
 
 
 def confirm(
@@ -51,6 +72,8 @@ def confirm(
     mode = settings.confirm
     if mode == "off":
         return ConfirmedSend(checked, confirmation_id=None)
+    if skips_confirmation(settings, [checked.prepared.number.e164]):
+        return ConfirmedSend(checked, confirmation_id=None, skipped_confirmation=True)
     if asked is not None:
         return ConfirmedSend(checked, confirmation_id=persons_confirmation(asked))
     if mode == "elicit":

@@ -11,6 +11,7 @@ from smsai_mcp.guard.refusal import Refusal
 from smsai_mcp.guard.stages import PreparedSend
 from smsai_mcp.guard.steps import earlier
 from smsai_mcp.guard.steps.paused import pause_refusal
+from smsai_mcp.guard.steps.quiet_hours import quiet_until
 from smsai_mcp.sms.estimate import Estimate
 
 __all__ = ["BLOCKING_CODES", "READ_ONLY_REASON", "blocked_code", "dry_run"]
@@ -32,6 +33,7 @@ BLOCKING_CODES = frozenset(
         "blocked_country",
         "country_not_allowed",
         "recipient_not_allowed",
+        "quiet_hours",
         "recipient_hourly_limit",
         "recipients_per_hour",
         "number_block",
@@ -54,6 +56,8 @@ def blocked_code(refusal_code: str) -> str | None:
 async def dry_run(prepared: PreparedSend, context: GuardContext, steps: Iterable[Step]) -> Estimate:
     """The estimate, with the first step that would refuse the send (its contract code and sentence), if any."""
     estimate = await context.estimate(prepared)
+    # Whatever else blocks the send, the agent learns for free when quiet hours would let it go.
+    estimate = replace(estimate, quiet_until=quiet_until(prepared.number, context.settings, context.now))
     if context.settings.read_only:
         return replace(estimate, blocked_by="read_only", blocked_reason=READ_ONLY_REASON)
     pause = await context.store.pause_state()

@@ -34,6 +34,7 @@ from smsai_mcp.guard.steps import (
     hourly_limit,
     monthly_budget,
     opted_out,
+    quiet_hours,
     velocity,
 )
 from smsai_mcp.guard.steps.paused import refuse_if_paused
@@ -60,6 +61,7 @@ STEPS: tuple[Step, ...] = (
     destination.allowed_countries,
     destination.allowed_recipients,
     destination.premium_rate,
+    quiet_hours.quiet_hours,  # SMSAI_QUIET_HOURS in the recipient's local time, widened by US state law
     hourly_limit.per_recipient_hourly_limit,
     velocity.recipients_per_hour,  # distinct numbers in any rolling hour: SMSAI_MAX_RECIPIENTS_PER_HOUR
     velocity.number_block,  # distinct numbers of one block of 100: SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR

@@ -6,8 +6,9 @@
     │   input validation           invalid_number, invalid_body
     │   content checks             content (the audit line names the rule: bidi, tag, secret, shortener)
     │   destination policy         opted_out (the do-not-text list), blocked_country, country_not_allowed,
-    │                              recipient_not_allowed, premium_rate, hourly_limit, recipients_per_hour,
-    │                              number_block
+    │                              recipient_not_allowed, premium_rate, quiet_hours (it is night for the
+    │                              recipient: says their time and when sending opens), hourly_limit,
+    │                              recipients_per_hour, number_block
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget

@@ -20,6 +20,7 @@ from smsai_mcp.client.errors import ApiError, ApiStatusError, ConnectionLost, In
 from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
+from smsai_mcp.guard.confirm import SKIPPED_FOR_LISTED_RECIPIENT
 from smsai_mcp.guard.reconcile import OWNER as THIS_PROCESS
 from smsai_mcp.guard.reconcile import Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
@@ -166,6 +167,8 @@ class Sender:
     async def _after_begun(self, attempt: Attempt, confirmed: ConfirmedSend) -> SendOutcome:
         checked = confirmed.checked
         audit = {"attempt": attempt.id, **estimate_fields(checked.estimate)}
+        if confirmed.skipped_confirmation:
+            audit["confirmation"] = SKIPPED_FOR_LISTED_RECIPIENT
         try:
             # Not synced on its own: the outcome's line, synced, makes it durable too (one fsync per send).
             await self._audit.record(event="reserved", recipient=attempt.recipient, sync=False, **audit)

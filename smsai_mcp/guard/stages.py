@@ -77,6 +77,7 @@ class CheckedSend:
 class ConfirmedSend:
     checked: CheckedSend
     confirmation_id: str | None  # the confirmation that allowed it, used once; None when none was needed
+    skipped_confirmation: bool = False  # no one was asked: SMSAI_CONFIRM_SKIP_RECIPIENTS lists the number
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,13 +80,13 @@ class EstimateResult(_Result):
         description="The IANA time zones of the number, or of its country when the number has none."
     )
     quiet_until: str | None = Field(
-        description="null when quiet hours allow a send now, else when they end (ISO 8601 UTC). Always null in this "
-        "version: quiet hours are not built yet."
+        description="null when quiet hours allow a send now, else when they end (ISO 8601 UTC) in every time zone "
+        "of the number."
     )
     blocked_by: str | None = Field(
         description="null when send_sms would go on to confirmation now; else the code of the first guard that would "
         "refuse it (e.g. read_only, content, blocked_country, country_not_allowed, recipient_not_allowed, "
-        "recipient_hourly_limit, cost_cap, daily_budget)."
+        "quiet_hours, recipient_hourly_limit, cost_cap, daily_budget)."
     )
     blocked_reason: str | None = Field(description="The sentence of the guard in blocked_by, or null.")
 

@@ -82,7 +82,9 @@ async def ask_person(
 ) -> Elicit[ConfirmForm] | NotAsked:
     """Resolver: the guard's confirmation question, when this send needs one and the client can ask it."""
     runtime = tenant(ctx)
-    if plan.checked is None or not asks_a_person(runtime.settings) or not can_elicit(ctx):
+    if plan.checked is None or not can_elicit(ctx):
+        return NOT_ASKED
+    if not asks_a_person(runtime.settings, [plan.checked.prepared.number.e164]):
         return NOT_ASKED
     question = await runtime.require_guard().question(plan.checked)
     about_to_ask()

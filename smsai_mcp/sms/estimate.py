@@ -97,7 +97,7 @@ class Estimate:
     links: tuple[str, ...] = ()  # host names
     gsm7_suggestion: Gsm7Suggestion | None = None
     recipient_time_zones: tuple[str, ...] = ()
-    quiet_until: str | None = None  # always None until quiet hours are built (a later issue)
+    quiet_until: str | None = None  # set only by the guard's dry run (estimate_sms), which knows the time
     blocked_by: str | None = None  # set only by the guard's dry run (estimate_sms)
     blocked_reason: str | None = None
 
