@@ -491,3 +491,20 @@ async def test_graceful_stop_lets_an_in_flight_send_finish(sandbox: Sandbox, san
     assert result == {"error": False, "text": result["text"]}, result
     ledger = (tmp_path / "audit.jsonl").read_text()
     assert '"outcome":"sent"' in ledger
+
+
+async def test_an_idle_server_stops_within_half_a_second_of_sigterm(sandbox_url: str, tmp_path: Path) -> None:
+    """No call in flight and none answered lately: a stop has nothing to wait for (it used to wait a full second)."""
+    import signal
+
+    env = base_env(sandbox_url, tmp_path)
+    with http_server([], env, tmp_path / "log", keep_process=True) as (url, process):
+        async with connect(url, None) as client:  # served a call, long enough ago that its answer is written
+            assert not (await client.call_tool("check_balance", {})).is_error
+        await anyio.sleep(1.0)
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        exit_code = await anyio.to_thread.run_sync(lambda: process.wait(timeout=10))
+        took = time.monotonic() - stopping
+    assert exit_code in (0, -signal.SIGTERM)
+    assert took < 0.5, f"an idle stop took {took:.2f} s"
