@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from decimal import Decimal
@@ -338,10 +337,29 @@ async def test_a_client_dribbling_its_headers_is_cut_off_while_others_are_served
 needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")
 
 
+def worker_database() -> str:
+    """A Redis database of this pytest-xdist worker's own (gw0: 1, gw1: 2, ...), for servers whose keys are fixed."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return f"redis://127.0.0.1:6379/{1 + int(worker.removeprefix('gw')) % 15}"
+
+
+def forget_server_keys(url: str) -> None:
+    """The servers' keys only (`smsai:<tenant>:...`): never FLUSHDB on a Redis that others may be using."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match="smsai:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @contextmanager
 def replicas(sandbox_url: str, tmp_path: Path, count: int = 2, **extra: str) -> Iterator[list[str]]:
     """Several server processes with separate state directories, sharing one Redis and one secret."""
-    prefix_db = f"redis://127.0.0.1:6379/{1 + (uuid.uuid4().int % 14)}"
+    prefix_db = worker_database()
+    forget_server_keys(prefix_db)  # a run stopped midway leaves its keys behind
     with ExitStack() as stack:
         urls = [
             stack.enter_context(
@@ -360,9 +378,7 @@ def replicas(sandbox_url: str, tmp_path: Path, count: int = 2, **extra: str) -> 
             for n in range(count)
         ]
         yield urls
-    import redis
-
-    redis.Redis.from_url(prefix_db).flushdb()
+    forget_server_keys(prefix_db)
 
 
 @needs_redis
