@@ -101,6 +101,7 @@ def test_doctor_reports_an_unreachable_state_store_as_a_fail_line_not_a_tracebac
     assert "pw-hunter2" not in completed.stdout + completed.stderr
 
 
+@pytest.mark.slow  # starts the doctor as a process
 def test_doctor_sandbox_with_a_bad_sandbox_variable_names_it_in_one_line_not_a_traceback(tmp_path: Path) -> None:
     completed = subprocess.run(
         [*SERVER, "doctor", "--sandbox"],

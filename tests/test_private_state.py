@@ -203,6 +203,7 @@ def test_a_secret_still_being_written_is_waited_for(tmp_path: Path) -> None:
         writer.join()
 
 
+@pytest.mark.slow  # a secret of the wrong length is waited for 2 s before it is refused
 def test_a_secret_of_the_wrong_length_is_refused_not_used(tmp_path: Path) -> None:
     tmp_path.joinpath("secret").write_bytes(b"short")
     with pytest.raises(ConfigError, match="secret"):

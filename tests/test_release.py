@@ -28,7 +28,8 @@ from mcp.client.stdio import stdio_client
 from smsai_mcp import __version__
 from tests.conftest import ERAS, assert_matches_output_schema, text_of
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+# One worker builds the wheel and the fresh environment once, rather than each worker its own.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("release")]
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "tools_list.json"

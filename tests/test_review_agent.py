@@ -482,6 +482,7 @@ async def test_a_send_answer_for_another_number_is_looked_up_not_reported_as_sen
 # As an upstream that answers one byte at a time, each in time
 
 
+@pytest.mark.slow  # two answers cut off at a 1 s timeout
 async def test_an_answer_that_drips_in_one_byte_at_a_time_is_cut_off_at_the_timeout(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:

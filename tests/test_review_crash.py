@@ -78,6 +78,15 @@ def person_env(sandbox_url: str, state_dir: Path, **extra: str) -> dict[str, str
     return server_env(upstream_env(sandbox_url, state_dir, **extra))
 
 
+async def command_window(sandbox_url: str, scratch: Path) -> float:
+    """How long a request must stay in flight for a person's `smsai-mcp attempts` to act while it is: three times
+    what the command takes on this machine now (a loaded one, or one with tests on every core, starts it slowly),
+    and at least 3 s. Measured on a state directory of its own, so that the test's state is untouched."""
+    started = time.monotonic()
+    await attempts(person_env(sandbox_url, scratch), "list")
+    return max(3.0, 3 * (time.monotonic() - started))
+
+
 # 1. A person settles a send that is still in flight in a live process
 
 
@@ -89,8 +98,9 @@ async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_neve
     server a longer SMSAI_TIMEOUT_SECONDS than the person's shell has; here the server's clock runs behind by as
     much). The process that owns the pending send is alive: a person's --not-sent must not release it."""
     assert settings.state_dir is not None
-    server_settings = settings.model_copy(update={"timeout_seconds": 10.0})
-    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0))
+    window = await command_window(sandbox_url, settings.state_dir.parent / "scratch")
+    server_settings = settings.model_copy(update={"timeout_seconds": window + 7})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=window))
     results: list[Any] = []
     async with connect(server_settings, "auto", clock=Clock(-400)) as client:
 
@@ -130,7 +140,8 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     second = await unknown_send(settings, sandbox, sender_id="Bistro")
     late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, "Bistro", Decimal("0.0200"), 2)
     show = f"/api/v1/sms/{late.id}"
-    sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=2.0))
+    window = await command_window(sandbox_url, state_dir.parent / "scratch")  # the server starts within it
+    sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=window))
     unsaid = Fault(method="GET", path="/api/v1/sms", response="normal", omit_fields=["sender_id"], times=None)
     sandbox.state.add_fault(unsaid)
     verdicts: list[subprocess.CompletedProcess[str]] = []
@@ -202,11 +213,12 @@ async def test_resolve_sent_while_the_sending_server_looks_the_message_up_audits
     same message: its outcome is recorded once."""
     assert settings.state_dir is not None
     state_dir = settings.state_dir
+    window = await command_window(sandbox_url, state_dir.parent / "scratch")
     sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=502, process=True))
     listing = Fault(method="GET", path="/api/v1/sms", response="normal", delay_seconds=1.0, omit_fields=["body"])
     sandbox.state.add_fault(listing)
     results: list[Any] = []
-    async with connect(settings, "auto") as client:
+    async with connect(settings.model_copy(update={"timeout_seconds": window + 5}), "auto") as client:
 
         async def send_and_look_it_up() -> None:
             results.append(await send(client, body=BODY))
@@ -216,7 +228,7 @@ async def test_resolve_sent_while_the_sending_server_looks_the_message_up_audits
             await until(lambda: posts(sandbox) == 1)
             [message] = sandbox.state.messages
             show = f"/api/v1/sms/{message.id}"
-            sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=3.0))
+            sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=window))
             await until(lambda: sandbox.state.count("GET", show) == 1)  # the lookup is reading the message
             [attempt] = ledger(state_dir)
             person = person_env(sandbox_url, state_dir)
@@ -407,8 +419,10 @@ async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_fl
     the replica is alive. Only the age of the send can, and it must allow for the longest send a replica may make."""
     from smsai_mcp.state.redis import RedisStore
 
-    replica = settings.model_copy(update={"timeout_seconds": 10.0, "state_url": SecretStr(own_redis.url)})
-    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=3.0))
+    assert settings.state_dir is not None
+    window = await command_window(sandbox_url, settings.state_dir.parent / "scratch") + 1  # and a namespace
+    replica = settings.model_copy(update={"timeout_seconds": window + 7, "state_url": SecretStr(own_redis.url)})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=window))
     results: list[Any] = []
     store = RedisStore.from_url(own_redis.url)
     try:
@@ -421,7 +435,6 @@ async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_fl
                 group.start_soon(send_slowly)
                 await until(lambda: posts(sandbox) == 1)
                 [attempt] = await store.unresolved()
-                assert settings.state_dir is not None
                 person = person_env(sandbox_url, settings.state_dir, SMSAI_STATE_URL=own_redis.url)
                 command = [*another_host, *SERVER, "attempts", "resolve", attempt.id, "--not-sent"]
                 verdict = await anyio.to_thread.run_sync(

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from decimal import Decimal
@@ -338,10 +337,29 @@ async def test_a_client_dribbling_its_headers_is_cut_off_while_others_are_served
 needs_redis = pytest.mark.skipif(not redis_available() and not os.environ.get("CI"), reason="no Redis on loopback")
 
 
+def worker_database() -> str:
+    """A Redis database of this pytest-xdist worker's own (gw0: 1, gw1: 2, ...), for servers whose keys are fixed."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return f"redis://127.0.0.1:6379/{1 + int(worker.removeprefix('gw')) % 15}"
+
+
+def forget_server_keys(url: str) -> None:
+    """The servers' keys only (`smsai:<tenant>:...`): never FLUSHDB on a Redis that others may be using."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match="smsai:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @contextmanager
 def replicas(sandbox_url: str, tmp_path: Path, count: int = 2, **extra: str) -> Iterator[list[str]]:
     """Several server processes with separate state directories, sharing one Redis and one secret."""
-    prefix_db = f"redis://127.0.0.1:6379/{1 + (uuid.uuid4().int % 14)}"
+    prefix_db = worker_database()
+    forget_server_keys(prefix_db)  # a run stopped midway leaves its keys behind
     with ExitStack() as stack:
         urls = [
             stack.enter_context(
@@ -360,9 +378,7 @@ def replicas(sandbox_url: str, tmp_path: Path, count: int = 2, **extra: str) -> 
             for n in range(count)
         ]
         yield urls
-    import redis
-
-    redis.Redis.from_url(prefix_db).flushdb()
+    forget_server_keys(prefix_db)
 
 
 @needs_redis
@@ -491,3 +507,20 @@ async def test_graceful_stop_lets_an_in_flight_send_finish(sandbox: Sandbox, san
     assert result == {"error": False, "text": result["text"]}, result
     ledger = (tmp_path / "audit.jsonl").read_text()
     assert '"outcome":"sent"' in ledger
+
+
+async def test_an_idle_server_stops_within_half_a_second_of_sigterm(sandbox_url: str, tmp_path: Path) -> None:
+    """No call in flight and none answered lately: a stop has nothing to wait for (it used to wait a full second)."""
+    import signal
+
+    env = base_env(sandbox_url, tmp_path)
+    with http_server([], env, tmp_path / "log", keep_process=True) as (url, process):
+        async with connect(url, None) as client:  # served a call, long enough ago that its answer is written
+            assert not (await client.call_tool("check_balance", {})).is_error
+        await anyio.sleep(1.0)
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        exit_code = await anyio.to_thread.run_sync(lambda: process.wait(timeout=10))
+        took = time.monotonic() - stopping
+    assert exit_code in (0, -signal.SIGTERM)
+    assert took < 0.5, f"an idle stop took {took:.2f} s"

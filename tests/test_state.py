@@ -426,6 +426,7 @@ anyio.run(main)
 WRITES = 300
 
 
+@pytest.mark.slow  # kills and starts processes: over a second of CPU
 def test_a_ledger_reopened_after_a_kill_keeps_its_wal_while_other_processes_read_it(tmp_path: Path) -> None:
     """A restart opens the -wal and -shm a killed server left. Its store must keep SQLite's claim on them (a lock
     that closing any other descriptor of the file drops): else each process that then reads the ledger (`attempts

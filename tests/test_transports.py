@@ -217,3 +217,38 @@ async def test_a_restarted_sandbox_server_sends_again_on_the_same_state(tmp_path
             result = await client.call_tool("send_sms", {"to": "+14155550123", "body": f"Session {session} says hi"})
             assert not result.is_error, text_of(result)
             assert (result.structured_content or {}).get("status") == "sent"
+
+
+def test_a_stdio_server_exits_within_half_a_second_of_its_stdin_closing(sandbox_url: str, tmp_path: Path) -> None:
+    """Hosts close stdin and give the server a moment before they kill it (the SDK's client, 2 s): the collection
+    Python runs at exit used to take all of that, after the last answer had gone out."""
+    with (tmp_path / "stderr.log").open("wb") as stderr:
+        process = subprocess.Popen(
+            SERVER,
+            env=server_env(upstream_env(sandbox_url, tmp_path)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        }
+        process.stdin.write(json.dumps(hello).encode() + b"\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1
+        closing = time.monotonic()
+        process.stdin.close()
+        exit_code = process.wait(timeout=10)
+        took = time.monotonic() - closing
+        process.stdout.close()
+    assert exit_code == 0, (tmp_path / "stderr.log").read_text()
+    assert took < 0.5, f"the server took {took:.2f} s to exit"

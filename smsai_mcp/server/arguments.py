@@ -6,6 +6,7 @@ with "`to` has the wrong form: <what the argument should be>", and a send refusa
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -79,6 +80,7 @@ class ArgumentCheck:
         return self._validators
 
 
+@functools.cache  # a class of its own each time costs 2 ms of CPU, and every server made one
 def _anchored_validator() -> type[Draft202012Validator]:
     """Draft 2020-12 whose `pattern` reads a final `$` as the end of the text, as pydantic and JSON Schema's own
     regular expressions do: Python's `$` also matches before a final line break, so a number followed by one passed

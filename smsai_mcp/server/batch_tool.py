@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, cast
 
-from mcp.server import MCPServer
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
@@ -30,6 +29,7 @@ from smsai_mcp.server.texts import (
     RecipientsArg,
     SenderArg,
 )
+from smsai_mcp.server.tool_set import ToolSet
 
 __all__ = ["BatchConfirmForm", "PlannedBatch", "add_batch_tool"]
 
@@ -77,7 +77,7 @@ async def ask_batch(
     return Elicit(question.render(), BatchConfirmForm)
 
 
-def add_batch_tool(mcp: MCPServer[Runtime]) -> None:
+def add_batch_tool(mcp: ToolSet) -> None:
     @mcp.tool(
         name="send_sms_batch",
         title="Send one SMS to several numbers",

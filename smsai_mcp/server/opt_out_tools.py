@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from mcp.server import MCPServer
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
@@ -35,6 +34,7 @@ from smsai_mcp.server.texts import (
     PageArg,
     ToArg,
 )
+from smsai_mcp.server.tool_set import ToolSet
 from smsai_mcp.sms.phone import PhoneNumber, parse_e164
 from smsai_mcp.state.store import OptOut
 
@@ -139,7 +139,7 @@ async def ask_removal(
     return Elicit(question, RemoveForm)
 
 
-def add_opt_out_tools(mcp: MCPServer[Runtime]) -> None:
+def add_opt_out_tools(mcp: ToolSet) -> None:
     @mcp.tool(
         name="add_opt_out",
         title="Add to the do-not-text list",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
 from smsai_mcp.client.models import Country
@@ -38,12 +37,13 @@ from smsai_mcp.server.texts import (
     ToArg,
     WaitSecondsArg,
 )
+from smsai_mcp.server.tool_set import ToolSet
 from smsai_mcp.sms.money import usd_of_micro
 
 __all__ = ["add_read_tools"]
 
 
-def add_read_tools(mcp: MCPServer[Runtime]) -> None:
+def add_read_tools(mcp: ToolSet) -> None:
     @mcp.tool(
         name="estimate_sms",
         title="Estimate an SMS",

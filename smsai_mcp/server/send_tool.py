@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from mcp.server import MCPServer
 from mcp.server.elicitation import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -35,6 +34,7 @@ from smsai_mcp.server.texts import (
     SenderArg,
     ToArg,
 )
+from smsai_mcp.server.tool_set import ToolSet
 
 __all__ = ["ConfirmForm", "Planned", "add_send_tool"]
 
@@ -103,7 +103,7 @@ def what_was_asked(ctx: Context[Runtime], confirmation: ElicitationResult[Confir
     return None
 
 
-def add_send_tool(mcp: MCPServer[Runtime]) -> None:
+def add_send_tool(mcp: ToolSet) -> None:
     @mcp.tool(
         name="send_sms",
         title="Send an SMS",

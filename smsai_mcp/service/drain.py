@@ -27,6 +27,11 @@ class Drain:
     def __init__(self) -> None:
         self.in_flight = 0
         self.draining = False
+        self.last_answered = float("-inf")  # time.monotonic() when a tool call last returned
+
+    def answers_pending(self) -> bool:
+        """A call is running, or one returned so lately that its answer may not have been written yet."""
+        return self.in_flight > 0 or time.monotonic() - self.last_answered < _ANSWER_FLUSH_SECONDS
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """MCP middleware, outermost: counts tool calls in, and refuses them once the stop has begun."""
@@ -39,6 +44,7 @@ class Drain:
             return await call_next(ctx)
         finally:
             self.in_flight -= 1
+            self.last_answered = time.monotonic()
 
 
 def serve_http(
@@ -56,13 +62,15 @@ def serve_http(
                 super().handle_exit(sig, frame)
                 return
             drain.draining = True
+            if not drain.answers_pending():  # idle: nothing to wait for, so stop at once
+                super().handle_exit(sig, frame)
+                return
             threading.Thread(target=self._exit_when_drained, args=(sig, frame), daemon=True).start()
 
         def _exit_when_drained(self, sig: int, frame: FrameType | None) -> None:
             deadline = time.monotonic() + graceful_shutdown_seconds
-            while drain.in_flight and time.monotonic() < deadline:
+            while drain.answers_pending() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(max(0.0, min(_ANSWER_FLUSH_SECONDS, deadline - time.monotonic())))
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(
