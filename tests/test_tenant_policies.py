@@ -95,7 +95,15 @@ PROBES_TO_COME = {
     "confirm_skip_recipients",
     "max_batch_size",
 }
-NOT_POLICIES = {"api_token", "api_token_variable", "base_url", "state_dir", "state_secret", "state_url"}
+NOT_POLICIES = {
+    "api_token",
+    "api_token_variable",
+    "audit_max_bytes",
+    "base_url",
+    "state_dir",
+    "state_secret",
+    "state_url",
+}
 
 
 def test_every_policy_of_settings_has_a_tenant_key_and_a_probe() -> None:
