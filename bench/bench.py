@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_measures
 import ledger_growth
 import stdio_measures
+
 from smsai_mcp.sandbox import SANDBOX_TOKEN
 from tests.processes import free_port
 
@@ -156,8 +157,13 @@ async def ledger_rows(base_url: str, sizes: list[int], sends: int) -> list[Row]:
             )
         medians[rows] = statistics.median(timings)
     return [
-        (f"`send_sms` latency after {rows:,} rows of the day (stdio)", "", ms(medians[rows]),
-         f"{medians[rows] / medians[0]:.2f}x of empty ({ms(medians[0])})", "1.15x or less")
+        (
+            f"`send_sms` latency after {rows:,} rows of the day (stdio)",
+            "",
+            ms(medians[rows]),
+            f"{medians[rows] / medians[0]:.2f}x of empty ({ms(medians[0])})",
+            "1.15x or less",
+        )
         for rows in sizes
     ]
 

@@ -68,11 +68,22 @@ def serving(command: list[str], env: Mapping[str, str], port: int) -> Iterator[s
 
 
 def load(url: str, tool: str, clients: int, seconds: float) -> Load:
-    if shutil.which("wrk") is None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
         return anyio.run(_python_load, url, tool, clients, seconds)
     threads = min(clients, 2)
     run = subprocess.run(  # noqa: S603
-        ["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(HERE / "mcp_call.lua"), url],  # noqa: S607
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(HERE / "mcp_call.lua"),
+            url,
+        ],
         env={**os.environ, "MCP_TOOL": tool},
         capture_output=True,
         text=True,
@@ -98,7 +109,12 @@ async def _python_load(url: str, tool: str, clients: int, seconds: float) -> Loa
             while time.monotonic() < deadline:
                 count += 1
                 arguments = {"to": "+12025551234", "body": f"bench {n}-{count}"} if tool == "send_sms" else {}
-                body = {"jsonrpc": "2.0", "id": count, "method": "tools/call", "params": {"name": tool, "arguments": arguments, "_meta": META}}
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": count,
+                    "method": "tools/call",
+                    "params": {"name": tool, "arguments": arguments, "_meta": META},
+                }
                 started = time.perf_counter()
                 answer = await http.post(url, json=body)
                 timings.append(time.perf_counter() - started)
