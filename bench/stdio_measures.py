@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -50,10 +51,13 @@ async def startup(params: StdioServerParameters) -> float:
         return time.perf_counter() - started
 
 
-async def first_call(params: StdioServerParameters, call: Call = ("check_balance", {})) -> float:
-    """The first tools/call of a fresh process, once tools/list is answered (as a host does at start)."""
+async def first_call(params: StdioServerParameters, pause: float = 0.0) -> float:
+    """The first tools/call of a fresh process, `pause` seconds after tools/list is answered (a host lists the tools
+    at start; the model's first call comes a turn later)."""
     async with connect(params) as client:
         await client.list_tools()
+        await anyio.sleep(pause)
+        call: Call = ("check_balance", {})
         return (await timed_calls(client, 1, lambda _: call))[0]
 
 

@@ -48,6 +48,7 @@ class ArgumentCheck:
         self._prefixes = refusal_prefixes
         self._validators: dict[str, Draft202012Validator] | None = None
         self._warming: threading.Thread | None = None
+        self._warm_up_started = False
 
     @property
     def ready(self) -> bool:
@@ -56,7 +57,8 @@ class ArgumentCheck:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
-        if ctx.method == "tools/list" and self._warming is None:
+        if ctx.method == "tools/list" and not self._warm_up_started:
+            self._warm_up_started = True  # before any await: concurrent sessions list the tools at once
             result = await call_next(ctx)
             schemas = await self._input_schemas()
             self._warming = threading.Thread(target=self._build, args=(schemas,), name="smsai-warm-up", daemon=True)
