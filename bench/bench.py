@@ -75,7 +75,13 @@ def ms(seconds: float) -> str:
 def compared(title: str, samples: dict[str, list[float]], target: str, show: type = str) -> Row:
     bare, ours = statistics.median(samples["bare"]), statistics.median(samples["smsai-mcp"])
     shown = ms if show is str else (lambda value: f"{value:.0f} calls/s")
-    return (title, shown(bare), shown(ours), f"{ours / bare:.2f}x", target)
+    return shown_now((title, shown(bare), shown(ours), f"{ours / bare:.2f}x", target))
+
+
+def shown_now(row: Row) -> Row:
+    """A row on stderr as soon as it is measured, so a long run that fails later still tells what it found."""
+    print("| " + " | ".join(row) + " |", file=sys.stderr, flush=True)  # noqa: T201
+    return row
 
 
 async def stdio_rows(base_url: str, runs: int, calls: int, memory_calls: int) -> list[Row]:
@@ -102,7 +108,9 @@ async def stdio_rows(base_url: str, runs: int, calls: int, memory_calls: int) ->
     for name in NAMES:
         after_1k, after_all = await stdio_measures.memory(params[name], memory_calls)
         growth[name] = f"{(after_all - after_1k) / 1024:.2f} MiB"
-    rows.append((f"memory growth from 1,000 to {memory_calls:,} calls", growth["bare"], growth["smsai-mcp"], "", ""))
+    rows.append(
+        shown_now((f"memory growth from 1,000 to {memory_calls:,} calls", growth["bare"], growth["smsai-mcp"], "", ""))
+    )
     return rows
 
 
@@ -140,7 +148,9 @@ async def http_rows(base_url: str, seconds: float) -> list[Row]:
         await anyio.to_thread.run_sync(http_measures.load, url, "send_sms", 10, 2)
         sends = await anyio.to_thread.run_sync(http_measures.load, url, "send_sms", 10, seconds)
     assert sends.errors == 0, f"{sends.errors} failed sends"
-    rows.append(("`send_sms` throughput (HTTP, 10 clients)", "", f"{sends.calls_per_second:.0f} calls/s", "", ""))
+    rows.append(
+        shown_now(("`send_sms` throughput (HTTP, 10 clients)", "", f"{sends.calls_per_second:.0f} calls/s", "", ""))
+    )
     print(f"HTTP load generator: {', '.join(sorted(generators))}", file=sys.stderr)  # noqa: T201
     return rows
 
@@ -159,6 +169,7 @@ async def ledger_rows(base_url: str, sizes: list[int], sends: int) -> list[Row]:
                 client, sends, lambda n: ("send_sms", {"to": f"+1202555{n % 10000:04d}", "body": f"ledger {n}"})
             )
         medians[rows] = statistics.median(timings)
+        print(f"send_sms latency after {rows:,} rows: {ms(medians[rows])}", file=sys.stderr, flush=True)  # noqa: T201
     return [
         (
             f"`send_sms` latency after {rows:,} rows of the day (stdio)",
@@ -177,7 +188,7 @@ async def main(arguments: argparse.Namespace) -> None:
         rows += await stdio_rows(base_url, arguments.runs, arguments.calls, arguments.memory_calls)
         rows += await http_rows(base_url, arguments.seconds)
         posts = await upstream_posts_per_send(base_url)
-        rows.append(("upstream requests per `send_sms` (steady state)", "", f"{posts:.2f}", "", "1"))
+        rows.append(shown_now(("upstream requests per `send_sms` (steady state)", "", f"{posts:.2f}", "", "1")))
         sizes = [int(size) for size in arguments.ledger_rows.split(",") if size]
         rows += await ledger_rows(base_url, sizes, arguments.sends)
     print("| measure | bare MCPServer | smsai-mcp | ratio | target |")  # noqa: T201

@@ -15,6 +15,7 @@ from pathlib import Path
 from smsai_mcp.state.sqlite import SqliteStore
 
 BATCH = 50_000
+SEEDED_IDS_FROM = 10**15
 
 
 async def seed_ledger(state_dir: Path, rows: int) -> None:
@@ -41,7 +42,7 @@ async def seed_ledger(state_dir: Path, rows: int) -> None:
                         f"+4420{n % 10_000_000:08d}",
                         secrets.token_hex(32),
                         secrets.token_hex(32),
-                        n + 1,
+                        SEEDED_IDS_FROM + n,  # never an id the sandbox hands out
                     )
                     for n in range(start, min(rows, start + BATCH))
                 ),
