@@ -63,6 +63,8 @@ async def first_call(params: StdioServerParameters, pause: float = 0.0) -> float
 
 async def latency(params: StdioServerParameters, calls: int) -> list[float]:
     async with connect(params) as client:
+        await client.list_tools()
+        await anyio.sleep(1.0)  # as a host: the tools listed at start, the model's calls a turn later
         await client.call_tool("check_balance", {})  # warm: the pool, first-use imports
         return await timed_calls(client, calls, balance)
 
