@@ -159,7 +159,7 @@ async def _resolve(tenant: str, settings: Settings, verdict: Verdict, out: TextI
                 f"send {attempt.id} may still be in flight: the smsai-mcp process that made it may still be running "
                 "(here, or on another machine sharing the state). Wait for it to finish, then look again."
             )
-        audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl", max_bytes=settings.audit_max_bytes)
+        audit = AuditLog(settings.resolved_state_dir() / "audit.jsonl")
         if verdict.message_id is None:
             if not await store.release(attempt.id):
                 return _settled_meanwhile(attempt)
