@@ -49,6 +49,7 @@ class ArgumentCheck:
         self._validators: dict[str, Draft202012Validator] | None = None
         self._warming: threading.Thread | None = None
         self._warm_up_started = False
+        self._nothing_required: frozenset[str] = frozenset()  # tools for which no arguments are valid arguments
 
     @property
     def ready(self) -> bool:
@@ -65,13 +66,15 @@ class ArgumentCheck:
             self._warming.start()
             return result
         if ctx.method == "tools/call" and isinstance(params, Mapping):
-            validator = (await self._validators_by_tool()).get(str(params.get("name")))
-            if validator is not None:
-                problem = describe_problem(validator, params.get("arguments", {}))
+            name, arguments = str(params.get("name")), params.get("arguments")
+            validator = (await self._validators_by_tool()).get(name)
+            no_arguments = arguments is None or (isinstance(arguments, Mapping) and not arguments)
+            if validator is not None and not (no_arguments and name in self._nothing_required):
+                problem = describe_problem(validator, arguments if arguments is not None else {})
                 if problem is not None:
-                    prefix = self._prefixes.get(str(params.get("name")), "")
+                    prefix = self._prefixes.get(name, "")
                     return CallToolResult(content=[TextContent(type="text", text=prefix + problem)], is_error=True)
-            return self._reworded(str(params.get("name")), await call_next(ctx))
+            return self._reworded(name, await call_next(ctx))
         return await call_next(ctx)
 
     def _reworded(self, tool: str, result: HandlerResult) -> HandlerResult:
@@ -109,6 +112,7 @@ class ArgumentCheck:
         for built in validators.values():
             describe_problem(built, {})  # compiles its patterns and formats now, not on a call
         recipient_time_zones(parse_e164("+12025550123").e164, "US")  # loads phonenumbers and its metadata
+        self._nothing_required = frozenset(name for name, schema in schemas.items() if not schema.get("required"))
         self._validators = validators
 
 
