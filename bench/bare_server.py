@@ -1,8 +1,14 @@
-"""The baseline: a bare MCPServer with one tool that makes the same single pooled GET as check_balance."""
+"""The baseline: a bare MCPServer with one tool that makes the same single pooled GET as check_balance.
+
+Its logging matches smsai-mcp's: stderr only, no access log line per request (uvicorn's default prints one, which
+smsai-mcp does not), and the same h11 HTTP protocol uvicorn picks when httptools is absent.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +23,10 @@ async def lifespan(_: MCPServer[httpx2.AsyncClient]) -> AsyncIterator[httpx2.Asy
         yield http
 
 
+# As smsai-mcp's cli does, before the server is built (the SDK's own Rich set-up then finds logging configured).
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 mcp: MCPServer[httpx2.AsyncClient] = MCPServer("bare", lifespan=lifespan)
 
 
@@ -31,10 +41,17 @@ async def check_balance(ctx: Context[httpx2.AsyncClient]) -> dict[str, float]:
     return {"credits_usd": float(response.json()["credits_usd"])}
 
 
-if __name__ == "__main__":
-    import sys
+def serve_http(port: int) -> None:
+    import uvicorn
 
+    app = mcp.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", http="h11")
+
+
+if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--port":
-        mcp.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]), streamable_http_path="/mcp")
+        serve_http(int(sys.argv[2]))
     else:
-        mcp.run()
+        import anyio
+
+        anyio.run(mcp.run_stdio_async)

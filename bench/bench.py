@@ -1,14 +1,10 @@
 """smsai-mcp against a bare MCPServer baseline, side by side in one run, alternating, medians and ratios.
 
-    python bench/bench.py [--runs 15] [--calls 300] [--memory-calls 10000] [--http-clients 20]
+    python bench/bench.py [--runs 10] [--calls 300] [--seconds 5] [--ledger-rows 100000,1000000] [--memory-calls 5000]
 
-1. spawn until `tools/list` is answered over stdio;
-2. sequential `check_balance` latency against the sandbox over loopback HTTP (the baseline makes the same
-   single pooled GET);
-3. upstream requests per `send_sms` in steady state (must be 1);
-4. the same latency over Streamable HTTP with many concurrent clients, and the throughput;
-5. resident memory of the server after 1,000 and after `--memory-calls` calls.
-The baseline is bench/bare_server.py. Everything runs on loopback and stops by itself.
+The upstream is the sandbox in a process of its own (bench/upstream.py); the baseline is bench/bare_server.py,
+logging as smsai-mcp does (nothing per request). HTTP load comes from wrk (bench/mcp_call.lua, 2026-07-28
+requests, no session) when installed. Prints a Markdown table in the README's format; stops by itself.
 """
 
 from __future__ import annotations
@@ -20,176 +16,193 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import httpx2
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from smsai_mcp.sandbox import SANDBOX_TOKEN, SandboxConfig, create_app, running
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_measures
+import ledger_growth
+import stdio_measures
+
+from smsai_mcp.sandbox import SANDBOX_TOKEN
 from tests.processes import free_port
 
 HERE = Path(__file__).parent
 NAMES = ("bare", "smsai-mcp")
+Row = tuple[str, str, str, str, str]
 
 
-def _env(base_url: str) -> dict[str, str]:
+def server_env(base_url: str, state_dir: str | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SMSAI_")}
     return {
-        **os.environ,
+        **env,
         "SMSAI_API_TOKEN": SANDBOX_TOKEN,
         "SMSAI_BASE_URL": base_url,
         "SMSAI_CONFIRM": "off",
+        "SMSAI_QUIET_HOURS": "off",
+        "SMSAI_DUPLICATE_WINDOW_SECONDS": "0",
         "SMSAI_MAX_PER_RECIPIENT_PER_HOUR": "1000000",
+        "SMSAI_MAX_RECIPIENTS_PER_HOUR": "1000000",
+        "SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR": "1000000",
         "SMSAI_DAILY_BUDGET_USD": "1000000",
-        "SMSAI_STATE_DIR": tempfile.mkdtemp(prefix="smsai-bench-"),
+        "SMSAI_STATE_DIR": state_dir or tempfile.mkdtemp(prefix="smsai-bench-"),
     }
 
 
-def _command(name: str) -> list[str]:
-    return [sys.executable, str(HERE / "bare_server.py")] if name == "bare" else [sys.executable, "-m", "smsai_mcp"]
-
-
-def _stdio(name: str, base_url: str) -> StdioServerParameters:
-    command = _command(name)
-    return StdioServerParameters(command=command[0], args=command[1:], env=_env(base_url))
-
-
-async def _startup(params: StdioServerParameters) -> float:
-    started = time.perf_counter()
-    async with Client(params, mode="legacy") as client:
-        await client.list_tools()
-        return time.perf_counter() - started
-
-
-async def _timed_calls(
-    client: Client, calls: int, arguments: Callable[[int], tuple[str, dict[str, object]]]
-) -> list[float]:
-    timings = []
-    for n in range(calls):
-        tool, args = arguments(n)
-        started = time.perf_counter()
-        result = await client.call_tool(tool, args)
-        timings.append(time.perf_counter() - started)
-        assert not result.is_error, result
-    return timings
-
-
-def _balance(_: int) -> tuple[str, dict[str, object]]:
-    return "check_balance", {}
-
-
-def _child_rss_kib(command_part: str) -> int:
-    """Resident memory of this process's child that runs `command_part` (Linux /proc)."""
-    me = str(os.getpid())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == me and command_part in cmdline:
-            return int(fields["VmRSS"].split()[0])
-    raise RuntimeError(f"no child process running {command_part}")
-
-
-def _report(title: str, samples: dict[str, list[float]], unit: str = "ms", scale: float = 1000) -> None:
-    bare, ours = statistics.median(samples["bare"]), statistics.median(samples["smsai-mcp"])
-    print(f"{title}: bare {bare * scale:.1f} {unit}, smsai-mcp {ours * scale:.1f} {unit}, ratio {ours / bare:.2f}x")  # noqa: T201
-
-
-async def _http_round(name: str, base_url: str, clients: int, calls: int) -> tuple[list[float], float]:
-    port = free_port()
-    command = (
-        [*_command(name), "--port", str(port)]
-        if name == "bare"
-        else [*_command(name), "--transport", "http", "--port", str(port)]
+@contextmanager
+def upstream() -> Iterator[str]:
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(HERE / "upstream.py"), str(free_port())], stdout=subprocess.PIPE, text=True
     )
-    # Started once per round, before any timing, so a blocking spawn costs the measurement nothing.
-    process = subprocess.Popen(command, env=_env(base_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603, ASYNC220
     try:
-        url = f"http://127.0.0.1:{port}/mcp"
-        async with httpx2.AsyncClient() as probe:
-            for _ in range(200):
-                try:
-                    await probe.get(url.removesuffix("/mcp") + "/healthz")
-                    break
-                except httpx2.TransportError:
-                    await anyio.sleep(0.05)
-        timings: list[float] = []
-
-        async def one_client() -> None:
-            async with (
-                httpx2.AsyncClient(timeout=60) as http,
-                Client(streamable_http_client(url, http_client=http), mode="legacy") as client,
-            ):
-                await client.call_tool("check_balance", {})
-                timings.extend(await _timed_calls(client, calls, _balance))
-
-        started = time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(clients):
-                group.start_soon(one_client)
-        return timings, clients * calls / (time.perf_counter() - started)
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=15)
 
 
-async def main(runs: int, calls: int, memory_calls: int, http_clients: int) -> None:
-    app = create_app(SandboxConfig(rate_limit_per_minute=10**9, credits_usd=__import__("decimal").Decimal("1000000")))
-    with running(app) as base_url:
-        startup: dict[str, list[float]] = {name: [] for name in NAMES}
-        for _ in range(runs):  # alternate, so drift on the machine hits both alike
-            for name in NAMES:
-                startup[name].append(await _startup(_stdio(name, base_url)))
-        _report("startup (spawn to tools/list, stdio)", startup)
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
 
-        latency: dict[str, list[float]] = {name: [] for name in NAMES}
-        for _ in range(3):
-            for name in NAMES:
-                async with Client(_stdio(name, base_url), mode="legacy") as client:
-                    await client.call_tool("check_balance", {})  # warm: the pool, first-use imports
-                    latency[name].extend(await _timed_calls(client, calls // 3, _balance))
-        _report("check_balance latency (stdio)", latency)
 
-        async with Client(_stdio("smsai-mcp", base_url), mode="legacy") as client:
+def compared(title: str, samples: dict[str, list[float]], target: str, show: type = str) -> Row:
+    bare, ours = statistics.median(samples["bare"]), statistics.median(samples["smsai-mcp"])
+    shown = ms if show is str else (lambda value: f"{value:.0f} calls/s")
+    return shown_now((title, shown(bare), shown(ours), f"{ours / bare:.2f}x", target))
+
+
+def shown_now(row: Row) -> Row:
+    """A row on stderr as soon as it is measured, so a long run that fails later still tells what it found."""
+    print("| " + " | ".join(row) + " |", file=sys.stderr, flush=True)  # noqa: T201
+    return row
+
+
+async def stdio_rows(base_url: str, runs: int, calls: int, memory_calls: int) -> list[Row]:
+    params = {name: stdio_measures.stdio(name, server_env(base_url)) for name in NAMES}
+    start: dict[str, list[float]] = {name: [] for name in NAMES}
+    first: dict[str, list[float]] = {name: [] for name in NAMES}
+    first_at_once: dict[str, list[float]] = {name: [] for name in NAMES}
+    steady: dict[str, list[float]] = {name: [] for name in NAMES}
+    for _ in range(runs):  # alternate, so drift on the machine hits both alike
+        for name in NAMES:
+            start[name].append(await stdio_measures.startup(params[name]))
+            first[name].append(await stdio_measures.first_call(params[name], pause=1.0))
+            first_at_once[name].append(await stdio_measures.first_call(params[name]))
+    for _ in range(3):
+        for name in NAMES:
+            steady[name].extend(await stdio_measures.latency(params[name], calls // 3))
+    rows = [
+        compared("spawn to `tools/list` answered (stdio)", start, "1.05x or less"),
+        compared("first `tools/call`, 1 s after `tools/list` (stdio)", first, "2x or less"),
+        compared("first `tools/call`, at once after `tools/list` (stdio)", first_at_once, ""),
+        compared("`check_balance` latency (stdio, sequential)", steady, "1.05x or less"),
+    ]
+    growth = {}
+    for name in NAMES:
+        after_1k, after_all = await stdio_measures.memory(params[name], memory_calls)
+        growth[name] = f"{(after_all - after_1k) / 1024:.2f} MiB"
+    rows.append(
+        shown_now((f"memory growth from 1,000 to {memory_calls:,} calls", growth["bare"], growth["smsai-mcp"], "", ""))
+    )
+    return rows
+
+
+async def upstream_posts_per_send(base_url: str) -> float:
+    async with (
+        stdio_measures.connect(stdio_measures.stdio("smsai-mcp", server_env(base_url))) as client,
+        httpx2.AsyncClient() as http,
+    ):
+        counts_url = base_url.removesuffix("/api/v1") + "/_sandbox/requests"
+        await client.call_tool("send_sms", {"to": "+12025551234", "body": "warm"})
+        before = sum((await http.get(counts_url)).json()["counts"].values())
+        sends = 50
+        await stdio_measures.timed_calls(
+            client, sends, lambda n: ("send_sms", {"to": "+12025551234", "body": f"posts {n}"})
+        )
+        return (sum((await http.get(counts_url)).json()["counts"].values()) - before) / sends
+
+
+async def http_rows(base_url: str, seconds: float) -> list[Row]:
+    rows: list[Row] = []
+    generators = set()
+    for clients in (1, 10, 50):
+        rate: dict[str, list[float]] = {}
+        for name in NAMES:
+            port = free_port()
+            with http_measures.serving(http_measures.http_command(name, port), server_env(base_url), port) as url:
+                await anyio.to_thread.run_sync(http_measures.load, url, "check_balance", clients, 2)  # warm
+                result = await anyio.to_thread.run_sync(http_measures.load, url, "check_balance", clients, seconds)
+            assert result.errors == 0, f"{name}: {result.errors} failed calls"
+            rate[name] = [result.calls_per_second]
+            generators.add(result.generator)
+        rows.append(compared(f"`check_balance` throughput (HTTP, {clients} clients)", rate, "0.95x or more", float))
+    port = free_port()
+    with http_measures.serving(http_measures.http_command("smsai-mcp", port), server_env(base_url), port) as url:
+        await anyio.to_thread.run_sync(http_measures.load, url, "send_sms", 10, 2)
+        sends = await anyio.to_thread.run_sync(http_measures.load, url, "send_sms", 10, seconds)
+    assert sends.errors == 0, f"{sends.errors} failed sends"
+    rows.append(
+        shown_now(("`send_sms` throughput (HTTP, 10 clients)", "", f"{sends.calls_per_second:.0f} calls/s", "", ""))
+    )
+    print(f"HTTP load generator: {', '.join(sorted(generators))}", file=sys.stderr)  # noqa: T201
+    return rows
+
+
+async def ledger_rows(base_url: str, sizes: list[int], sends: int) -> list[Row]:
+    medians = {}
+    for rows in [0, *sizes]:
+        state_dir = tempfile.mkdtemp(prefix="smsai-bench-ledger-")
+        started = time.perf_counter()
+        if rows:
+            await ledger_growth.seed_ledger(Path(state_dir), rows)
+        print(f"ledger of {rows:,} rows written in {time.perf_counter() - started:.1f} s", file=sys.stderr)  # noqa: T201
+        async with stdio_measures.connect(stdio_measures.stdio("smsai-mcp", server_env(base_url, state_dir))) as client:
             await client.call_tool("send_sms", {"to": "+12025551234", "body": "warm"})
-            before = len(app.state.requests)
-            sends = 50
-            await _timed_calls(client, sends, lambda n: ("send_sms", {"to": "+12025551234", "body": f"bench {n}"}))
-            print(f"upstream requests per send_sms (steady state): {(len(app.state.requests) - before) / sends:.2f}")  # noqa: T201
-
-        http_latency: dict[str, list[float]] = {}
-        throughput: dict[str, list[float]] = {}
-        for name in NAMES:
-            timings, per_second = await _http_round(name, base_url, http_clients, max(calls // 10, 10))
-            http_latency[name], throughput[name] = timings, [per_second]
-        _report(f"check_balance latency (HTTP, {http_clients} concurrent clients)", http_latency)
-        _report("check_balance throughput (HTTP)", throughput, unit="calls/s", scale=1)
-
-        for name in NAMES:
-            async with Client(_stdio(name, base_url), mode="legacy") as client:
-                await _timed_calls(client, 1000, _balance)
-                after_1k = _child_rss_kib("bare_server.py" if name == "bare" else "smsai_mcp")
-                await _timed_calls(client, memory_calls - 1000, _balance)
-                after_all = _child_rss_kib("bare_server.py" if name == "bare" else "smsai_mcp")
-            print(  # noqa: T201
-                f"memory {name}: {after_1k / 1024:.1f} MiB after 1,000 calls, {after_all / 1024:.1f} MiB after "
-                f"{memory_calls:,}, growth {(after_all - after_1k) / 1024:.2f} MiB"
+            timings = await stdio_measures.timed_calls(
+                client, sends, lambda n: ("send_sms", {"to": f"+1202555{n % 10000:04d}", "body": f"ledger {n}"})
             )
+        medians[rows] = statistics.median(timings)
+        print(f"send_sms latency after {rows:,} rows: {ms(medians[rows])}", file=sys.stderr, flush=True)  # noqa: T201
+    return [
+        (
+            f"`send_sms` latency after {rows:,} rows of the day (stdio)",
+            "",
+            ms(medians[rows]),
+            f"{medians[rows] / medians[0]:.2f}x of empty ({ms(medians[0])})",
+            "1.15x or less",
+        )
+        for rows in sizes
+    ]
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    rows: list[Row] = []
+    with upstream() as base_url:
+        rows += await stdio_rows(base_url, arguments.runs, arguments.calls, arguments.memory_calls)
+        rows += await http_rows(base_url, arguments.seconds)
+        posts = await upstream_posts_per_send(base_url)
+        rows.append(shown_now(("upstream requests per `send_sms` (steady state)", "", f"{posts:.2f}", "", "1")))
+        sizes = [int(size) for size in arguments.ledger_rows.split(",") if size]
+        rows += await ledger_rows(base_url, sizes, arguments.sends)
+    print("| measure | bare MCPServer | smsai-mcp | ratio | target |")  # noqa: T201
+    print("|---|---|---|---|---|")  # noqa: T201
+    for row in rows:
+        print("| " + " | ".join(row) + " |")  # noqa: T201
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--memory-calls", type=int, default=10_000)
-    parser.add_argument("--http-clients", type=int, default=20)
-    arguments = parser.parse_args()
-    anyio.run(main, arguments.runs, arguments.calls, arguments.memory_calls, arguments.http_clients)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--sends", type=int, default=30)
+    parser.add_argument("--ledger-rows", default="100000,1000000")
+    parser.add_argument("--memory-calls", type=int, default=5_000)
+    anyio.run(main, parser.parse_args())

@@ -1,99 +1,52 @@
-"""Send latency against a ledger that already holds ROWS rows of the day, beside one on an empty ledger: the
-medians of sequential sends through in-memory clients, to each server in turn. The full ledger is made as an
-older version left it (its running totals are computed as it opens).
+"""Send latency as the day's ledger grows: rows written straight into a SQLite ledger, then sends timed.
 
-    python bench/ledger_growth.py [ROWS=1000000] [SENDS=300]
+Rows go in through the store's own schema (opening the store makes it, with any table a newer version adds) and
+only the columns every version has, so the bench keeps working as the schema grows.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-import statistics
-import sys
-import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio
-from mcp import Client
-from pydantic import SecretStr
+from smsai_mcp.state.sqlite import SqliteStore
 
-from smsai_mcp.config import Settings
-from smsai_mcp.sandbox import SANDBOX_TOKEN, SandboxConfig, create_app, running
-from smsai_mcp.server import build_server
-
-OLD_SCHEMA = """
-CREATE TABLE attempts (
-    id TEXT PRIMARY KEY, day TEXT NOT NULL, created_at REAL NOT NULL, recipient TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, body_sha256 TEXT NOT NULL, idempotency_key TEXT, confirmation_id TEXT UNIQUE,
-    owner TEXT NOT NULL, status TEXT NOT NULL, reserved_micro INTEGER NOT NULL, charged_micro INTEGER,
-    message_id INTEGER, message_json TEXT
-);
-"""
+BATCH = 50_000
+SEEDED_IDS_FROM = 10**15
 
 
-def fill(path: Path, rows: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+async def seed_ledger(state_dir: Path, rows: int) -> None:
+    """`rows` settled sends of today, to recipients the timed sends never use, each charged 100 micro-dollars."""
+    path = state_dir / "state.db"
+    store = SqliteStore(path)  # the schema, as the server would make it
+    await store.close()
+    now = time.time()
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript(OLD_SCHEMA)
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    start = time.time() - 3700
-    db.execute("BEGIN")
-    db.executemany(
-        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, 'sha', ?, NULL, 'bench:1', 'sent', 10, 1, ?, '{}')",
-        ((f"old{n}", day, start - n * 0.01, f"+1303{n:07d}", f"fp{n}", f"key{n}", 10**9 + n) for n in range(rows)),
-    )
-    db.execute("COMMIT")
-    db.close()
-
-
-def settings_for(base_url: str, state_dir: Path) -> Settings:
-    return Settings(
-        api_token=SecretStr(SANDBOX_TOKEN),
-        base_url=base_url,
-        confirm="off",
-        state_dir=state_dir,
-        max_per_recipient_per_hour=10**6,
-        max_recipients_per_hour=10**6,
-        max_per_number_block_per_hour=10**6,
-        daily_budget_usd=1000,
-        quiet_hours=None,
-    )
-
-
-async def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    sends = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-    root = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    fill(root / "full" / "state.db", rows)
-    latencies: dict[str, list[float]] = {"empty": [], "full": []}
-    # One server on an empty ledger and one on a full one, sent to in turn: the machine's load weighs on both alike.
-    with (
-        running(create_app(SandboxConfig(delivery_seconds=0.5))) as url_a,
-        running(create_app(SandboxConfig(delivery_seconds=0.5))) as url_b,
-    ):
-        started = time.perf_counter()
-        async with (
-            Client(build_server(settings_for(url_a, root / "empty")), mode="legacy") as empty,
-            Client(build_server(settings_for(url_b, root / "full")), mode="legacy") as full,
-        ):
-            print(f"opened in {time.perf_counter() - started:.1f} s", flush=True)  # noqa: T201
-            for n in range(sends + 10):
-                for name, client in (("empty", empty), ("full", full)):
-                    began = time.perf_counter()
-                    result = await client.call_tool("send_sms", {"to": "+12025551234", "body": f"bench {n}"})
-                    assert not result.is_error, result
-                    if n >= 10:
-                        latencies[name].append(time.perf_counter() - began)
-    empty_ms, full_ms = (statistics.median(latencies[name]) * 1000 for name in ("empty", "full"))
-    print(  # noqa: T201
-        f"send median: empty ledger {empty_ms:.2f} ms, {rows:,} rows of the day {full_ms:.2f} ms: "
-        f"{full_ms / empty_ms:.2f}x"
-    )
-
-
-if __name__ == "__main__":
-    import logging
-
-    logging.disable(logging.INFO)
-    anyio.run(main)
+    db.execute("PRAGMA synchronous=OFF")
+    try:
+        for start in range(0, rows, BATCH):
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO attempts (id, day, created_at, recipient, fingerprint, body_sha256, owner, status, "
+                "reserved_micro, charged_micro, message_id) VALUES (?, ?, ?, ?, ?, ?, 'bench:0', 'sent', 100, 100, ?)",
+                (
+                    (
+                        f"seed-{n}",
+                        day,
+                        midnight + max(0.0, now - midnight - 7200) * n / rows,  # the day so far, not the last hour
+                        f"+4420{n % 10_000_000:08d}",
+                        secrets.token_hex(32),
+                        secrets.token_hex(32),
+                        SEEDED_IDS_FROM + n,  # never an id the sandbox hands out
+                    )
+                    for n in range(start, min(rows, start + BATCH))
+                ),
+            )
+            db.execute("COMMIT")
+    finally:
+        db.close()

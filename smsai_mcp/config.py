@@ -57,6 +57,7 @@ class Settings(BaseModel):
     max_batch_size: int = 50
     state_dir: Path | None = None
     timeout_seconds: float = 30.0
+    audit_max_bytes: int = 50_000_000  # the audit log rotates past this size; 0: never
     state_secret: SecretStr | None = None
     state_url: SecretStr | None = None  # may carry a Redis password
 
@@ -84,6 +85,7 @@ class Settings(BaseModel):
             max_batch_size=_batch_size(env.get("SMSAI_MAX_BATCH_SIZE")),
             state_dir=_path(env.get("SMSAI_STATE_DIR")),
             timeout_seconds=_timeout(env.get("SMSAI_TIMEOUT_SECONDS")),
+            audit_max_bytes=_whole_number(env, "SMSAI_AUDIT_MAX_BYTES", 50_000_000),
             state_secret=_secret(env.get("SMSAI_STATE_SECRET")),
             state_url=_state_url(env.get("SMSAI_STATE_URL")),
         )

@@ -4,6 +4,7 @@ standalone sandbox, so a bad value is a configuration error naming its variable 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import httpx2
@@ -12,13 +13,15 @@ from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.runtime import sandbox_settings
 from smsai_mcp.sandbox import SandboxConfig, create_app, in_process_transport
 
-__all__ = ["embedded_sandbox", "sandbox_config"]
+__all__ = ["SANDBOX_HISTORY_LIMIT", "embedded_sandbox", "sandbox_config"]
+
+SANDBOX_HISTORY_LIMIT = 2_000  # messages and requests a long-running sandbox remembers, so its memory stays flat
 
 
 def sandbox_config(environ: Mapping[str, str] | None = None) -> SandboxConfig:
     """The sandbox's configuration from SMSAI_SANDBOX_* variables; a bad one is a ConfigError that names it."""
     try:
-        return SandboxConfig.from_env(environ)
+        return dataclasses.replace(SandboxConfig.from_env(environ), history_limit=SANDBOX_HISTORY_LIMIT)
     except ValueError as exc:  # the sandbox imports only sms/, so it cannot raise ConfigError itself
         raise ConfigError(str(exc)) from None
 

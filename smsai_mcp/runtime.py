@@ -173,7 +173,7 @@ def tenant_runtime(
         api=api,
         prices=prices,
         store=store,
-        audit=AuditLog(state_dir / "audit.jsonl"),
+        audit=AuditLog(state_dir / "audit.jsonl", max_bytes=settings.audit_max_bytes),
         tokens=ConfirmationTokens(secret, audience=tenant.name),
         balances=balances,
         clock=clock,

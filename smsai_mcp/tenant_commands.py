@@ -61,4 +61,4 @@ def tenant_settings(
 
 def audit_log(settings: Settings) -> AuditLog:
     """The audit log the tenant's server writes to, so a person's change is recorded beside the server's."""
-    return AuditLog(settings.resolved_state_dir() / "audit.jsonl")
+    return AuditLog(settings.resolved_state_dir() / "audit.jsonl", max_bytes=settings.audit_max_bytes)

@@ -97,7 +97,15 @@ POLICY_PROBES: dict[str, object] = {
 }
 # What the process (and so the tenant) sets besides the probe, for a probe to change the outcome at all.
 BASELINES: dict[str, dict[str, object]] = {"confirm_skip_recipients": {"confirm": "token"}}
-NOT_POLICIES = {"api_token", "api_token_variable", "base_url", "state_dir", "state_secret", "state_url"}
+NOT_POLICIES = {
+    "api_token",
+    "api_token_variable",
+    "audit_max_bytes",
+    "base_url",
+    "state_dir",
+    "state_secret",
+    "state_url",
+}
 
 
 def window_around_now(zone: str) -> QuietWindow:

@@ -20,7 +20,7 @@ from smsai_mcp.sandbox.laravel import (
 )
 from smsai_mcp.sandbox.pagination import paginate
 from smsai_mcp.sandbox.prices import PRICE_LIST
-from smsai_mcp.sandbox.state import InsufficientCreditsError, SandboxState
+from smsai_mcp.sandbox.state import InsufficientCreditsError, Message, SandboxState
 from smsai_mcp.sandbox.validation import validate_list, validate_send
 from smsai_mcp.sms.segments import count_segments
 
@@ -109,14 +109,14 @@ class UpstreamApi:
         if isinstance(checked, dict):
             return validation_failed(request, checked)
         messages = self._state.messages_of(account.token)
-        records = [
-            message.to_json()
-            for message in (reversed(messages) if self._state.config.oldest_first else messages)
-            if checked.status is None or message.status == checked.status
-        ]
+        if self._state.config.oldest_first:
+            messages.reverse()
+        if checked.status is not None:
+            messages = [message for message in messages if message.status == checked.status]
         kept = {key: value for key, value in request.query_params.items() if key != "page"}
         path = str(request.url.replace(query=""))
-        return json_response(paginate(records, checked.page, self._state.config.per_page, path, kept))
+        page = paginate(messages, Message.to_json, checked.page, self._state.config.per_page, path, kept)
+        return json_response(page)
 
     async def show_message(self, request: Request, account: Account) -> Response:
         message = self._state.message_of(account.token, request.path_params["message_id"])

@@ -26,6 +26,7 @@ class SandboxConfig:
     per_page: int = 15
     oldest_first: bool = False  # list GET /sms in the other order: the reference does not say which
     first_message_id: int = 1
+    history_limit: int | None = None  # keep only the newest N messages and recorded requests; None: all
     faults: list[Fault] = field(default_factory=list)
 
     @classmethod

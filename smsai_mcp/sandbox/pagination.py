@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 ON_EACH_SIDE = 3  # Laravel's default number of page links either side of the current one
 PREVIOUS_LABEL = "&laquo; Previous"
 NEXT_LABEL = "Next &raquo;"
 
+Item = TypeVar("Item")
+
 
 def paginate(
-    items: Sequence[dict[str, Any]], page: int, per_page: int, path: str, query: Mapping[str, str]
+    items: Sequence[Item],
+    render: Callable[[Item], dict[str, Any]],
+    page: int,
+    per_page: int,
+    path: str,
+    query: Mapping[str, str],
 ) -> dict[str, Any]:
-    """One page of `items`; `path` is the absolute URL without query, `query` the other parameters to keep."""
+    """One page of `items`, only its own rendered; `path` is the absolute URL without query, `query` the other
+    parameters to keep."""
     total = len(items)
     last_page = max(1, math.ceil(total / per_page))
     start = (page - 1) * per_page
-    data = list(items[start : start + per_page])
+    data = [render(item) for item in items[start : start + per_page]]
 
     def url(number: int) -> str:
         return f"{path}?{urlencode({**query, 'page': number})}"

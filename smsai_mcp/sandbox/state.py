@@ -97,7 +97,10 @@ class SandboxState:
         with self._lock:
             self.accounts: dict[str, Account] = starting_accounts(self.config.credits_usd)
             self._messages: list[Message] = []
+            self._by_id: dict[int, Message] = {}
+            self._next_id = self.config.first_message_id
             self.requests: list[RecordedRequest] = []
+            self._request_counts: Counter[tuple[str, str]] = Counter()
             self.conversion_reports: list[dict[str, Any]] = []
             self.throttle = Throttle(self.config.rate_limit_per_minute)
             self._faults = [_copy(fault) for fault in self.config.faults]
@@ -125,11 +128,21 @@ class SandboxState:
             return list(self._messages)
 
     def messages_of(self, token: str) -> list[Message]:
-        """One token's messages, newest first, as `GET /sms` lists them."""
-        return [message for message in reversed(self.messages) if message.token == token]
+        """One token's messages, newest first, as `GET /sms` lists them, with statuses brought up to date."""
+        with self._lock:
+            now = self.clock()
+            mine = [message for message in reversed(self._messages) if message.token == token]
+            for message in mine:
+                message.settle(now)
+            return mine
 
     def message_of(self, token: str, message_id: int) -> Message | None:
-        return next((m for m in self.messages if m.id == message_id and m.token == token), None)
+        with self._lock:
+            message = self._by_id.get(message_id)
+            if message is None or message.token != token:
+                return None
+            message.settle(self.clock())
+            return message
 
     def send(
         self, account: Account, to: str, body: str, sender_id: str | None, price: Decimal, segments: int
@@ -141,7 +154,7 @@ class SandboxState:
             account.credits_usd -= price
             now = self.clock()
             message = Message(
-                id=self.config.first_message_id + len(self._messages),
+                id=self._next_id,
                 token=account.token,
                 to=to,
                 body=body,
@@ -154,7 +167,10 @@ class SandboxState:
                 settles_at=now + timedelta(seconds=self.config.delivery_seconds),
                 final_status="failed" if to == FAILING_NUMBER else "delivered",
             )
+            self._next_id += 1
             self._messages.append(message)
+            self._by_id[message.id] = message
+            self._forget_beyond_history()
             return message
 
     # Requests
@@ -162,16 +178,30 @@ class SandboxState:
     def record(self, request: RecordedRequest) -> RecordedRequest:
         with self._lock:
             self.requests.append(request)
+            self._request_counts[(request.method, request.path)] += 1
+            self._forget_beyond_history()
         return request
 
     def count(self, method: str, path: str) -> int:
         """How many requests with this method and exact path reached the sandbox, faulted ones included."""
         with self._lock:
-            return sum(1 for r in self.requests if r.method == method.upper() and r.path == path)
+            return self._request_counts[(method.upper(), path)]
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return dict(Counter(f"{r.method} {r.path}" for r in self.requests))
+            return {f"{method} {path}": count for (method, path), count in self._request_counts.items()}
+
+    def _forget_beyond_history(self) -> None:
+        """Keep the newest `history_limit` messages and requests (trimmed in batches, so each append stays cheap)."""
+        limit = self.config.history_limit
+        if limit is None:
+            return
+        if len(self._messages) > 2 * limit:
+            for message in self._messages[:-limit]:
+                del self._by_id[message.id]
+            del self._messages[:-limit]
+        if len(self.requests) > 2 * limit:
+            del self.requests[:-limit]
 
     # Faults
 

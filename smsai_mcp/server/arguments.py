@@ -2,15 +2,19 @@
 
 The SDK would answer with pydantic's multi-line report; a model (and a person reading the log) does better
 with "`to` has the wrong form: <what the argument should be>", and a send refusal must say nothing was sent.
+The validators (and jsonschema, slow to import) are built in a background thread once `tools/list` is answered,
+so the first tool call does not pay for them.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
 
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["ArgumentCheck", "describe_problem"]
+__all__ = ["ArgumentCheck", "describe_problem", "is_error"]
 
 _RESOLVER_NAME = re.compile(r"^Resolver '[^']*': ")  # the SDK names our internals; the model needs no such detail
 _JSON_TYPE_NAMES = {
@@ -44,22 +48,41 @@ class ArgumentCheck:
         self._input_schemas = input_schemas
         self._prefixes = refusal_prefixes
         self._validators: dict[str, Draft202012Validator] | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_up_started = False
+        self._nothing_required: frozenset[str] = frozenset()  # tools for which no arguments are valid arguments
+
+    @property
+    def ready(self) -> bool:
+        """Whether the validators are built (after the first `tools/list`, or the first call if none came)."""
+        return self._validators is not None
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params = ctx.params
+        if ctx.method == "tools/list" and not self._warm_up_started:
+            self._warm_up_started = True  # before any await: concurrent sessions list the tools at once
+            result = await call_next(ctx)
+            schemas = await self._input_schemas()
+            self._warming = threading.Thread(target=self._build, args=(schemas,), name="smsai-warm-up", daemon=True)
+            self._warming.start()
+            return result
         if ctx.method == "tools/call" and isinstance(params, Mapping):
-            validator = (await self._validators_by_tool()).get(str(params.get("name")))
-            if validator is not None:
-                problem = describe_problem(validator, params.get("arguments", {}))
+            name, arguments = str(params.get("name")), params.get("arguments")
+            validator = (await self._validators_by_tool()).get(name)
+            no_arguments = arguments is None or (isinstance(arguments, Mapping) and not arguments)
+            if validator is not None and not (no_arguments and name in self._nothing_required):
+                problem = describe_problem(validator, arguments if arguments is not None else {})
                 if problem is not None:
-                    prefix = self._prefixes.get(str(params.get("name")), "")
+                    prefix = self._prefixes.get(name, "")
                     return CallToolResult(content=[TextContent(type="text", text=prefix + problem)], is_error=True)
-            return self._reworded(str(params.get("name")), await call_next(ctx))
+            return self._reworded(name, await call_next(ctx))
         return await call_next(ctx)
 
     def _reworded(self, tool: str, result: HandlerResult) -> HandlerResult:
+        if not is_error(result):  # the common case, without dumping the whole result
+            return result
         wire = result.model_dump(by_alias=True, exclude_none=True) if isinstance(result, CallToolResult) else result
-        if not isinstance(wire, dict) or not wire.get("isError"):
+        if not isinstance(wire, dict):
             return result
         content = wire.get("content") or [{}]
         first = content[0].get("text") if isinstance(content[0], dict) else None
@@ -73,11 +96,32 @@ class ArgumentCheck:
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
     async def _validators_by_tool(self) -> dict[str, Draft202012Validator]:
-        if self._validators is None:  # tools are fixed once the server runs
-            schemas = await self._input_schemas()
-            validator = _anchored_validator()  # on the first call, not at start
-            self._validators = {name: validator(schema) for name, schema in schemas.items()}
+        if self._validators is None and self._warming is not None:
+            await anyio.to_thread.run_sync(self._warming.join)  # a call right after tools/list: nearly built
+        if self._validators is None:  # a client that called without listing the tools first
+            self._build(await self._input_schemas())
+        assert self._validators is not None
         return self._validators
+
+    def _build(self, schemas: Mapping[str, dict[str, Any]]) -> None:
+        """Every tool's validator (tools are fixed once the server runs), and the phone number metadata a send needs."""
+        from smsai_mcp.sms.phone import parse_e164
+        from smsai_mcp.sms.time_zones import recipient_time_zones
+
+        validator = _anchored_validator()
+        validators = {name: validator(schema) for name, schema in schemas.items()}
+        for built in validators.values():
+            describe_problem(built, {})  # compiles its patterns and formats now, not on a call
+        recipient_time_zones(parse_e164("+12025550123").e164, "US")  # loads phonenumbers and its metadata
+        self._nothing_required = frozenset(name for name, schema in schemas.items() if not schema.get("required"))
+        self._validators = validators
+
+
+def is_error(result: HandlerResult) -> bool:
+    """Whether a tool's result is an error, read without serialising it."""
+    if isinstance(result, CallToolResult):
+        return result.is_error
+    return isinstance(result, Mapping) and bool(result.get("isError"))
 
 
 @functools.cache  # a class of its own each time costs 2 ms of CPU, and every server made one

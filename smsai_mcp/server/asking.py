@@ -132,8 +132,9 @@ def _wire(result: HandlerResult) -> Any:
 
 
 def _is_error(result: HandlerResult) -> bool:
-    wire = _wire(result)
-    return isinstance(wire, dict) and bool(wire.get("isError"))
+    if isinstance(result, CallToolResult):  # without serialising the whole result
+        return result.is_error
+    return isinstance(result, Mapping) and bool(result.get("isError"))
 
 
 def _first_text(result: HandlerResult) -> str:

@@ -84,7 +84,9 @@ class _LowerCaseHost:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        headers = scope.get("headers", ())
+        if scope["type"] == "http" and any(name == b"host" and value.lower() != value for name, value in headers):
+            # Copied only when a host name has capitals: most requests pass through untouched.
             headers = [(name, value.lower() if name == b"host" else value) for name, value in scope["headers"]]
             scope = {**scope, "headers": headers}
         await self._app(scope, receive, send)
