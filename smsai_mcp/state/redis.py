@@ -28,13 +28,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from smsai_mcp.state import redis_scripts as scripts
+from smsai_mcp.state.records import DAY_SECONDS, HOUR_SECONDS, IDEMPOTENCY_SECONDS
 from smsai_mcp.state.redis_lists import RedisLists
 from smsai_mcp.state.redis_reachable import reachable as _reachable
 from smsai_mcp.state.redis_replies import begin_result
 from smsai_mcp.state.store import (
-    DAY_SECONDS,
-    HOUR_SECONDS,
-    IDEMPOTENCY_SECONDS,
     Attempt,
     AttemptStatus,
     BeginRequest,

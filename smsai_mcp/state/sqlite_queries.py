@@ -8,9 +8,8 @@ import sqlite3
 from dataclasses import astuple, fields
 from typing import Any
 
+from smsai_mcp.state.records import HOUR_SECONDS, IDEMPOTENCY_SECONDS
 from smsai_mcp.state.store import (
-    HOUR_SECONDS,
-    IDEMPOTENCY_SECONDS,
     Attempt,
     BeginRequest,
     BeginResult,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from smsai_mcp.state.store import DAY_SECONDS, HOUR_SECONDS, IDEMPOTENCY_SECONDS
+from smsai_mcp.state.records import DAY_SECONDS, HOUR_SECONDS, IDEMPOTENCY_SECONDS
 
 __all__ = ["SCHEMA", "VERSION", "migrate", "prune"]
 
