@@ -29,6 +29,7 @@ from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
 from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
+from smsai_mcp.guard.steps.opted_out import opted_out_refusal
 from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
@@ -82,9 +83,8 @@ class Sender:
 
     async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
         """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
-        attempt = self.attempt_for(confirmed, now=self._clock())
         with anyio.CancelScope(shield=True):
-            outcome = await self._reserve_and_post(attempt, confirmed)
+            outcome = await self._reserve_and_post(self.attempt_for(confirmed, now=self._clock()), confirmed)
         return outcome
 
     def attempt_for(self, confirmed: ConfirmedSend, *, now: float) -> Attempt:
@@ -177,7 +177,7 @@ class Sender:
             with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", estimate=checked.estimate) from None
-        await self._unless_paused_meanwhile(attempt)
+        await self._unless_stopped_meanwhile(attempt, confirmed)
         try:
             return await self._post(attempt, confirmed, audit)
         except (Refusal, OutcomeUnknown):
@@ -220,17 +220,21 @@ class Sender:
         )
         return SendOutcome(status="sent", estimate=checked.estimate, message=message)
 
-    async def _unless_paused_meanwhile(self, attempt: Attempt) -> None:
-        """A pause set while the person was asked stops the POST too: one read, the last before it."""
+    async def _unless_stopped_meanwhile(self, attempt: Attempt, confirmed: ConfirmedSend) -> None:
+        """A pause set, or an opt-out added, while the person was asked stops the POST too: the last reads before it."""
         try:
             pause = await self._store.pause_state()
+            opt_out = await self._store.opt_out(attempt.recipient) if pause is None else None
         except Exception:
             with contextlib.suppress(Exception):  # a store out of reach may stay so: a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise
-        if pause is not None:
+        stop = pause_refusal(pause) if pause is not None else None
+        if opt_out is not None:
+            stop = opted_out_refusal(confirmed.checked.prepared.number, opt_out)
+        if stop is not None:
             await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
-            raise pause_refusal(pause)
+            raise stop
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:
