@@ -4,7 +4,9 @@ through a real MCP client, and counts the POSTs that reached the sandbox over HT
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,21 +14,26 @@ from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
 from smsai_mcp.config import Settings
-from smsai_mcp.runtime import open_store
+from smsai_mcp.runtime import open_store as open_state_store
 from smsai_mcp.sandbox import Sandbox
-from smsai_mcp.state.store import StateStore
+from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS
+from smsai_mcp.state.store import Begun, StateStore
+from tests.clock import FakeClock
 from tests.conftest import ERAS, posts, text_of
 from tests.guard_helpers import US, Person, assert_nothing_sent, connect, send, sent, structured
+from tests.test_state import NOW, StoreFactory, attempt, limits, on_day
+from tests.test_state import open_store as open_store  # the store suite's fixture: SQLite and Redis
 
 pytestmark = pytest.mark.anyio
 
 BODY = "The school bus is 20 minutes late today."
+NEW_YORK = "+12125550123"
 
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[StateStore]:
     """The server's state store as another process (another replica, an operator's command) opens it."""
-    opened = open_store(settings)
+    opened = open_state_store(settings)
     yield opened
     await opened.close()
 
@@ -135,3 +142,86 @@ async def test_a_replayed_2026_removal_does_not_take_a_re_added_number_off_the_l
         listed = structured(await client.call_tool("list_opt_outs", {}))
         assert listed["total"] == 1, replayed
         assert_nothing_sent(await send(client, body=BODY), sandbox, posts_so_far=0, says="do-not-text list")
+
+
+async def test_running_totals_never_drift_from_the_attempts_after_a_random_workload_across_a_month_boundary(
+    open_store: StoreFactory,
+) -> None:
+    """Reservations on the last day of a month settled, released, left unknown or settled twice later, from two
+    processes sharing the state: each day's and month's running total stays the sum its attempts say."""
+    rng = random.Random(13)
+    stores = [open_store(), open_store()]
+    days = ["2026-12-31", "2027-01-01", "2027-01-15"]
+    booked: dict[str, tuple[str, int]] = {}  # attempt id -> (day, what it counts now)
+    open_ids: list[tuple[str, int]] = []  # (id, reserved) of attempts still pending or unknown
+    unknown: set[str] = set()
+    for n in range(120):
+        store = rng.choice(stores)
+        move = rng.random()
+        if move < 0.45 or not open_ids:
+            reserved = rng.randrange(1_000, 50_000)
+            a = on_day(attempt(body=f"m{n}", to=f"+1202555{1000 + n}", reserved=reserved), rng.choice(days))
+            many = [a, on_day(attempt(body=f"b{n}", to=f"+1202556{1000 + n}", reserved=reserved), a.day)]
+            begun = await store.begin_many([limits(x) for x in many], now=NOW) if move < 0.1 else None
+            if begun is not None:
+                assert all(isinstance(result, Begun) for result in begun)
+            else:
+                assert isinstance(await store.begin(limits(a), now=NOW), Begun)
+                many = [a]
+            for x in many:
+                booked[x.id] = (x.day, x.reserved_micro)
+                open_ids.append((x.id, x.reserved_micro))
+            continue
+        attempt_id, reserved = rng.choice(open_ids)
+        day = booked[attempt_id][0]
+        if move < 0.65:
+            charged = rng.choice([0, reserved // 2, reserved, reserved * 3])
+            if await store.settle(attempt_id, charged_micro=charged, message_id=n, message_json=f'{{"id": {n}}}'):
+                booked[attempt_id] = (day, charged)
+                open_ids.remove((attempt_id, reserved))
+            assert not await store.settle(attempt_id, charged_micro=1, message_id=10_000 + n, message_json="{}")
+        elif move < 0.8:
+            await store.mark_unknown(attempt_id)
+            unknown.add(attempt_id)
+        elif move < 0.9:
+            assert await store.release(attempt_id)
+            booked[attempt_id] = (day, 0)
+            open_ids.remove((attempt_id, reserved))
+        else:
+            await store.release_refused(attempt_id)  # only a pending one: an unknown one keeps its reservation
+            if attempt_id not in unknown:
+                booked[attempt_id] = (day, 0)
+                open_ids.remove((attempt_id, reserved))
+    reader = open_store()
+    for day in days:
+        expected = sum(cost for booked_day, cost in booked.values() if booked_day == day)
+        assert await reader.spent_micro(day) == expected, day
+    for month in ("2026-12", "2027-01"):
+        expected = sum(cost for booked_day, cost in booked.values() if booked_day.startswith(month))
+        assert await reader.spent_month_micro(month) == expected, month
+
+
+class SlowPerson(Person):
+    """Confirms, but only after the clock has moved on (it read the question for a while)."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.seconds = seconds
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        self.clock.advance(self.seconds)
+        return await super().__call__(context, params)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_confirmation_given_after_quiet_hours_began_does_not_text_the_recipient_at_night(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    clock = FakeClock(datetime(2026, 11, 30, 1, 55, tzinfo=UTC).timestamp())  # Sunday 20:55 in New York
+    person = SlowPerson(clock, 10 * 60)  # answers at 21:05, inside quiet hours
+    asking = settings.model_copy(update={"confirm": "elicit", "quiet_hours": DEFAULT_QUIET_HOURS})
+    async with connect(asking, era, person, clock=clock) as client:
+        result = await send(client, to=NEW_YORK, body=BODY)
+    assert person.questions
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="It is 21:05 (Sunday) for the recipient")
