@@ -4,16 +4,19 @@ through a real MCP client, and counts the POSTs that reached the sandbox over HT
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
 from smsai_mcp.config import Settings
+from smsai_mcp.pause_cli import run_pause
 from smsai_mcp.runtime import open_store as open_state_store
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS
@@ -225,3 +228,18 @@ async def test_a_confirmation_given_after_quiet_hours_began_does_not_text_the_re
         result = await send(client, to=NEW_YORK, body=BODY)
     assert person.questions
     assert_nothing_sent(result, sandbox, posts_so_far=0, says="It is 21:05 (Sunday) for the recipient")
+
+
+async def test_a_pause_reason_carrying_a_token_is_refused_so_no_refusal_can_show_it_to_an_agent(
+    settings: Settings, store: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "smsai_" + "Q7x" * 10
+    out = io.StringIO()
+    code = await anyio.to_thread.run_sync(
+        lambda: run_pause(f"leaked {token} rotate it", tenant=None, settings=settings, environ={}, out=out)
+    )
+    printed = capsys.readouterr()
+    assert code == 2
+    assert "looks like it carries an smsai_ token" in printed.err
+    assert token not in printed.err + printed.out + out.getvalue()
+    assert await store.pause_state() is None  # nothing was paused with it: the operator writes the reason again
