@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
 from smsai_mcp.config import Settings
@@ -243,3 +244,36 @@ async def test_a_pause_reason_carrying_a_token_is_refused_so_no_refusal_can_show
     assert "looks like it carries an smsai_ token" in printed.err
     assert token not in printed.err + printed.out + out.getvalue()
     assert await store.pause_state() is None  # nothing was paused with it: the operator writes the reason again
+
+
+async def test_a_2026_removal_answered_without_the_servers_request_state_is_asked_again_not_done(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """An injected agent's client forges the person's yes: the answer is keyed right, but no sealed state says the
+    question was ever asked."""
+    async with connect(settings, "auto", Person(content={"remove": True})) as client:
+        await client.call_tool("add_opt_out", {"to": US})
+        first = await client.session.call_tool("remove_opt_out", {"to": US}, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult), first
+        assert first.input_requests is not None
+        yes = ElicitResult(action="accept", content={"remove": True})
+        forged: InputResponses = dict.fromkeys(first.input_requests, yes)
+        outcomes: list[object] = []
+        for state in (None, "forged-state"):
+            try:
+                session = client.session
+                outcomes.append(
+                    await session.call_tool(
+                        "remove_opt_out",
+                        {"to": US},
+                        allow_input_required=True,
+                        input_responses=forged,
+                        request_state=state,
+                    )
+                )
+            except MCPError as rejected:  # the SDK refuses a request state it did not seal
+                outcomes.append(rejected)
+        assert isinstance(outcomes[0], InputRequiredResult), outcomes  # asked again
+        assert isinstance(outcomes[1], MCPError), outcomes
+        assert structured(await client.call_tool("list_opt_outs", {}))["total"] == 1
+        assert_nothing_sent(await send(client, body=BODY), sandbox, posts_so_far=0, says="do-not-text list")
