@@ -105,8 +105,7 @@ class BatchGuard:
             if isinstance(checked, SendOutcome):
                 outcomes.append(RecipientOutcome(number, status_of(checked), checked.estimate, checked.message))
             else:
-                texted = await self._store.velocity(checked.prepared.number.e164, now=self._clock())
-                over = velocity.refusal(checked.prepared.number, texted)
+                over = await velocity.refusal(self._store, checked.prepared.number, self._clock())
                 if over is not None:
                     audited = await self._audited(number, over, checked.estimate)
                     outcomes.append(RecipientOutcome(number, "refused", checked.estimate, reason=str(audited)))
@@ -273,7 +272,10 @@ class BatchGuard:
             refusal = over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
         monthly = self._settings.monthly_budget_usd
         if refusal is None and monthly is not None:
-            spent = await self.spent_this_month_micro()
+            try:
+                spent = await self.spent_this_month_micro()
+            except StoreUnavailable as exc:  # before anyone is asked: a refusal that says nothing was sent
+                raise ledger_refusal(exc) from None
             if spent + total > micro(monthly):
                 refusal = over_budget_refusal("this month's", "monthly", monthly, spent, total)
         if refusal is not None:

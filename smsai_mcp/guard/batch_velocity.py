@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from smsai_mcp.config import Settings
-from smsai_mcp.guard.refusal import Refusal
+from smsai_mcp.guard.refusal import Refusal, ledger_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.phone import PhoneNumber
-from smsai_mcp.state.store import Velocity
+from smsai_mcp.state.store import StateStore, StoreUnavailable
 
 __all__ = ["BatchVelocity"]
 
@@ -25,8 +25,12 @@ class BatchVelocity:
     new_numbers: int = 0  # recipients of this batch so far that no one texted in the hour
     new_in_block: Counter[str] = field(default_factory=Counter)
 
-    def refusal(self, number: PhoneNumber, texted: Velocity) -> Refusal | None:
+    async def refusal(self, store: StateStore, number: PhoneNumber, now: float) -> Refusal | None:
         """Why this recipient would pass a limit once the batch's earlier ones are sent; else it is counted in."""
+        try:
+            texted = await store.velocity(number.e164, now=now)
+        except StoreUnavailable as exc:  # before any POST: a refusal that says nothing was sent
+            raise ledger_refusal(exc) from None
         if texted.already_texted:
             return None
         recipients = texted.recipients + self.new_numbers
