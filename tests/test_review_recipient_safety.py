@@ -17,14 +17,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
 from smsai_mcp.config import Settings
+from smsai_mcp.guard.batch import SENDS_AT_ONCE
 from smsai_mcp.pause_cli import run_pause
 from smsai_mcp.runtime import open_store as open_state_store
 from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS
 from smsai_mcp.state.store import Begun, StateStore
 from tests.clock import FakeClock
-from tests.conftest import ERAS, posts, text_of
-from tests.guard_helpers import US, Person, assert_nothing_sent, connect, send, sent, structured
+from tests.conftest import ERAS, SEND_PATH, posts, text_of
+from tests.guard_helpers import US, Person, assert_nothing_sent, connect, send, sent, structured, until
 from tests.test_state import NOW, StoreFactory, attempt, limits, on_day
 from tests.test_state import open_store as open_store  # the store suite's fixture: SQLite and Redis
 
@@ -277,3 +279,24 @@ async def test_a_2026_removal_answered_without_the_servers_request_state_is_aske
         assert isinstance(outcomes[1], MCPError), outcomes
         assert structured(await client.call_tool("list_opt_outs", {}))["total"] == 1
         assert_nothing_sent(await send(client, body=BODY), sandbox, posts_so_far=0, says="do-not-text list")
+
+
+async def test_a_pause_set_while_a_batch_is_half_way_stops_every_recipient_not_yet_posted(
+    settings: Settings, sandbox: Sandbox, store: StateStore
+) -> None:
+    recipients = [f"+1202555{1000 + 100 * i}" for i in range(10)]
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=0.5, times=None))
+
+    async def pause_at_the_first_post() -> None:
+        await until(lambda: posts(sandbox) > 0)
+        await store.pause("carrier loop", now=0.0)
+
+    async with connect(settings, "auto") as client, anyio.create_task_group() as group:
+        group.start_soon(pause_at_the_first_post)
+        content = structured(await send_batch(client, recipients))
+    statuses = [entry["status"] for entry in content["results"]]
+    in_flight = statuses.count("sent")
+    assert 1 <= in_flight <= SENDS_AT_ONCE, statuses
+    assert statuses.count("refused") == 10 - in_flight, statuses
+    assert all("carrier loop" in entry["reason"] for entry in content["results"] if entry["status"] == "refused")
+    assert posts(sandbox) == in_flight
