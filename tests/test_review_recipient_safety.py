@@ -300,3 +300,19 @@ async def test_a_pause_set_while_a_batch_is_half_way_stops_every_recipient_not_y
     assert statuses.count("refused") == 10 - in_flight, statuses
     assert all("carrier loop" in entry["reason"] for entry in content["results"] if entry["status"] == "refused")
     assert posts(sandbox) == in_flight
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_send_the_upstream_refused_does_not_count_toward_the_recipients_per_hour(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=422, body={"message": "Invalid number"}))
+    limited = settings.model_copy(update={"max_recipients_per_hour": 2})
+    async with connect(limited, era) as client:
+        assert_nothing_sent(await send(client, to="+12025550101", body=BODY), sandbox, posts_so_far=1)
+        sent(await send(client, to="+12025550202", body=BODY))
+        sent(await send(client, to="+12025550303", body=BODY))  # the refused number took no place in the hour
+        assert_nothing_sent(
+            await send(client, to="+12025550404", body=BODY), sandbox, posts_so_far=3, says="SMSAI_MAX_RECIPIENTS"
+        )
+    assert posts(sandbox) == 3
