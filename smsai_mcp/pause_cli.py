@@ -18,6 +18,7 @@ import anyio
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.refusal import utc_time
 from smsai_mcp.runtime import open_store
+from smsai_mcp.sms.content_rules import SECRET_RULES
 from smsai_mcp.tenant_commands import EXIT_OK, UsageError, audit_log, run_command, tenant_settings
 
 __all__ = ["run_pause", "run_resume"]
@@ -36,6 +37,9 @@ def run_pause(
     def work() -> int:
         if reason is not None and len(reason) > _MAX_REASON:
             raise UsageError(f"a reason is at most {_MAX_REASON} characters.")
+        carried = _secret_in(reason)
+        if carried is not None:  # every refused send shows the reason to the agent: it must not carry a token
+            raise UsageError(f"the reason looks like it carries {carried}; write it again without it.")
         name, tenant_config = tenant_settings(settings, tenant, environ)
         return anyio.run(_pause, reason, name, tenant_config, out or sys.stdout)
 
@@ -85,3 +89,11 @@ def _one_line(reason: str | None) -> str | None:
     if reason is None or not reason.strip():
         return None
     return " ".join("".join(char if char.isprintable() else " " for char in reason).split())
+
+
+def _secret_in(reason: str | None) -> str | None:
+    """The kind of credential the reason seems to carry (an `smsai_` token, a cloud key...), or None."""
+    for rule in SECRET_RULES if reason else ():
+        if any(rule.confirm is None or rule.confirm(m.group(0)) for m in rule.pattern.finditer(reason or "")):
+            return rule.name
+    return None

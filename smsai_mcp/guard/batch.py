@@ -38,6 +38,7 @@ from smsai_mcp.guard.batch_stages import (
     status_of,
     why_not_begun,
 )
+from smsai_mcp.guard.batch_velocity import BatchVelocity
 from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation, skips_confirmation
 from smsai_mcp.guard.question import BatchQuestion, BatchRecipient
 from smsai_mcp.guard.refusal import LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
@@ -87,6 +88,7 @@ class BatchGuard:
         refuse_malformed(request, self._settings.max_batch_size)
         outcomes: list[RecipientOutcome] = []
         sendable: list[CheckedSend] = []
+        velocity = BatchVelocity(self._settings)
         for to in request.recipients:
             number = e164_or_as_given(to)
             single = SendRequest(to, request.body, request.sender_id, derived_key(request.idempotency_key, number))
@@ -103,6 +105,11 @@ class BatchGuard:
             if isinstance(checked, SendOutcome):
                 outcomes.append(RecipientOutcome(number, status_of(checked), checked.estimate, checked.message))
             else:
+                over = await velocity.refusal(self._store, checked.prepared.number, self._clock())
+                if over is not None:
+                    audited = await self._audited(number, over, checked.estimate)
+                    outcomes.append(RecipientOutcome(number, "refused", checked.estimate, reason=str(audited)))
+                    continue
                 sendable.append(checked)
                 outcomes.append(RecipientOutcome(number, "pending", checked.estimate))
         if not sendable and all(o.status in ("refused", "unknown") for o in outcomes):
@@ -265,7 +272,10 @@ class BatchGuard:
             refusal = over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
         monthly = self._settings.monthly_budget_usd
         if refusal is None and monthly is not None:
-            spent = await self.spent_this_month_micro()
+            try:
+                spent = await self.spent_this_month_micro()
+            except StoreUnavailable as exc:  # before anyone is asked: a refusal that says nothing was sent
+                raise ledger_refusal(exc) from None
             if spent + total > micro(monthly):
                 refusal = over_budget_refusal("this month's", "monthly", monthly, spent, total)
         if refusal is not None:

@@ -8,7 +8,9 @@
     │   destination policy         opted_out (the do-not-text list), blocked_country, country_not_allowed,
     │                              recipient_not_allowed, premium_rate, quiet_hours (it is night for the
     │                              recipient: says their time and when sending opens), hourly_limit,
-    │                              recipients_per_hour, number_block
+    │                              recipients_per_hour, number_block (opted_out and quiet_hours are checked
+    │                              again before the POST, guard/last_look.py; in a batch the velocity codes
+    │                              count the batch's earlier recipients, guard/batch_velocity.py)
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget

@@ -21,6 +21,7 @@ from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.confirm import SKIPPED_FOR_LISTED_RECIPIENT
+from smsai_mcp.guard.last_look import stopped_meanwhile
 from smsai_mcp.guard.reconcile import OWNER as THIS_PROCESS
 from smsai_mcp.guard.reconcile import Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
@@ -29,7 +30,6 @@ from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
 from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
-from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import same_number
@@ -82,9 +82,8 @@ class Sender:
 
     async def send(self, confirmed: ConfirmedSend) -> SendOutcome:
         """Never posts twice. Records the reservation and what the POST led to; the caller audits refusals."""
-        attempt = self.attempt_for(confirmed, now=self._clock())
         with anyio.CancelScope(shield=True):
-            outcome = await self._reserve_and_post(attempt, confirmed)
+            outcome = await self._reserve_and_post(self.attempt_for(confirmed, now=self._clock()), confirmed)
         return outcome
 
     def attempt_for(self, confirmed: ConfirmedSend, *, now: float) -> Attempt:
@@ -177,7 +176,7 @@ class Sender:
             with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", estimate=checked.estimate) from None
-        await self._unless_paused_meanwhile(attempt)
+        await self._unless_stopped_meanwhile(attempt, confirmed)
         try:
             return await self._post(attempt, confirmed, audit)
         except (Refusal, OutcomeUnknown):
@@ -220,17 +219,18 @@ class Sender:
         )
         return SendOutcome(status="sent", estimate=checked.estimate, message=message)
 
-    async def _unless_paused_meanwhile(self, attempt: Attempt) -> None:
-        """A pause set while the person was asked stops the POST too: one read, the last before it."""
+    async def _unless_stopped_meanwhile(self, attempt: Attempt, confirmed: ConfirmedSend) -> None:
+        """A pause, an opt-out or quiet hours that began while the person was asked stop the POST too."""
+        number = confirmed.checked.prepared.number
         try:
-            pause = await self._store.pause_state()
+            stop = await stopped_meanwhile(self._store, self._settings, number, self._clock())
         except Exception:
             with contextlib.suppress(Exception):  # a store out of reach may stay so: a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise
-        if pause is not None:
+        if stop is not None:
             await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
-            raise pause_refusal(pause)
+            raise stop
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:

@@ -127,12 +127,14 @@ async def plan_removal(ctx: Context[Runtime], to: str) -> RemovalPlan:
 async def ask_removal(
     ctx: Context[Runtime], plan: Annotated[RemovalPlan, Resolve(plan_removal)]
 ) -> Elicit[RemoveForm] | NotAsked:
-    """Resolver: the person's question, built from the stored entry only (the same on every 2026-07-28 round)."""
+    """Resolver: the person's question, built from the stored entry only (the same on every 2026-07-28 round). Its
+    exact `since` pins the answer to this entry: a replayed yes to an entry removed and added again is asked anew."""
     if plan.number is None or plan.entry is None:
         return NOT_ASKED
     question = (
         f"Take {plan.number.international} off the do-not-text list?\n"
-        f"It has been on the list since {utc_time(plan.entry.since)}: someone asked not to be texted.\n"
+        f"It has been on the list since {utc_time(plan.entry.since)} ({_exact_utc(plan.entry.since)}): "
+        "someone asked not to be texted.\n"
         "Once it is off, the agent may text this number again."
     )
     about_to_ask()
@@ -215,3 +217,8 @@ def _cannot_ask(number: PhoneNumber) -> str:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _exact_utc(seconds: float) -> str:
+    """An entry's moment to the microsecond: a number removed and added again never reads the same."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("added at %H:%M:%S.%f")

@@ -1,6 +1,7 @@
 """The lists a person keeps in the SQLite store: the do-not-text list and the pause (one row, or none).
 
-A mixin of `SqliteStore`: it runs its statements through the store's own `_run`, so they wait for the same lock.
+A mixin of `SqliteStore`: it writes through the store's own `_run`, so they wait for the same lock; the two reads made
+before every send (the pause, the number's opt-out) use its reader, as the ledger's reads do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class SqliteLists:
     async def _run(self, work: Callable[[sqlite3.Connection], T], *, wait: float = ...) -> T:
         raise NotImplementedError  # SqliteStore's
 
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SqliteStore's: the reads made before every send, without a thread or the lock
+
     async def add_opt_out(self, number: str, note: str | None, *, now: float) -> OptOut:
         def add(db: sqlite3.Connection) -> OptOut:
             row = db.execute(
@@ -43,7 +47,7 @@ class SqliteLists:
         return bool(removed)
 
     async def opt_out(self, number: str) -> OptOut | None:
-        row = await self._run(
+        row = self._read(
             lambda db: db.execute("SELECT number, since, note FROM opt_outs WHERE number = ?", (number,)).fetchone()
         )
         return None if row is None else _opt_out(row)
@@ -72,7 +76,7 @@ class SqliteLists:
         return bool(await self._run(lambda db: db.execute("DELETE FROM pause").rowcount))
 
     async def pause_state(self) -> Pause | None:
-        row = await self._run(lambda db: db.execute("SELECT reason, since FROM pause").fetchone())
+        row = self._read(lambda db: db.execute("SELECT reason, since FROM pause").fetchone())
         return None if row is None else Pause(reason=row[0], since=float(row[1]))
 
 
