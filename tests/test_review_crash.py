@@ -269,8 +269,8 @@ async def test_a_server_whose_state_dir_was_removed_and_made_anew_never_sends_fr
     assert_nothing_sent(result, sandbox, posts_so_far=2)
 
 
-# Blocks of 1 KiB a server process may write to any file: room for the ledger (its schema and migration take about
-# 250 KiB of log now) and its first few sends, then a full disk.
+# Blocks of 1 KiB a server process may write to any file: room for the ledger (its schema and migration now take over
+# 200 KiB of log) and its first few sends, then a full disk.
 FULL_AFTER_KIB = 400
 
 
