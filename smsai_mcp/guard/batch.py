@@ -30,8 +30,10 @@ from smsai_mcp.guard.batch_stages import (
     Progress,
     RecipientOutcome,
     batch_fingerprint,
+    batch_key_refusal,
     derived_key,
     e164_or_as_given,
+    keyed_batch,
     over_budget_refusal,
     reasons,
     refuse_malformed,
@@ -85,6 +87,9 @@ class BatchGuard:
         """Every recipient through the guard's steps, then the batch's total against the budgets. Sends nothing,
         reserves nothing; a Refusal when the batch may not go on as a whole."""
         refuse_malformed(request, self._settings.max_batch_size)
+        keyed = keyed_batch(request)
+        if keyed is not None and await self._store.batch_key(keyed[0], now=self._clock()) not in (None, keyed[1]):
+            raise batch_key_refusal()
         outcomes: list[RecipientOutcome] = []
         sendable: list[CheckedSend] = []
         for to in request.recipients:
@@ -112,6 +117,7 @@ class BatchGuard:
             tuple(sendable),
             batch_fingerprint(sendable),
             max((c.spent_today_micro for c in sendable), default=0),
+            keyed,
         )
         await self._refuse_over_budget(batch)
         return batch
@@ -163,7 +169,7 @@ class BatchGuard:
                 for c in batch.sendable  # each attempt uses its own part of the one confirmation, once
             ]
             with anyio.CancelScope(shield=True):  # from the reservation on, the batch runs to its end
-                sent = await self._reserve_and_send(confirmed, progress)
+                sent = await self._reserve_and_send(confirmed, progress, batch.keyed)
         except Refusal as refusal:
             await self._audit_refused(batch, refusal)
             raise
@@ -202,17 +208,22 @@ class BatchGuard:
         return [c.prepared.number.e164 for c in batch.sendable]
 
     async def _reserve_and_send(
-        self, confirmed: Sequence[ConfirmedSend], progress: Progress | None
+        self, confirmed: Sequence[ConfirmedSend], progress: Progress | None, keyed: tuple[str, str] | None
     ) -> list[RecipientOutcome]:
         now = self._clock()
         attempts = [self._sender.attempt_for(c, now=now) for c in confirmed]
         try:
-            begun = await self._store.begin_many([self._sender.begin_request(a) for a in attempts], now=now)
+            # Claimed just before the reservation: a batch refused or declined leaves its key free for another.
+            claimed = keyed is None or await self._store.claim_batch_key(*keyed, now=now) == keyed[1]
+            requests = [self._sender.begin_request(a) for a in attempts] if claimed else []
+            begun = await self._store.begin_many(requests, now=now) if requests else []
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
         except Exception:  # a full disk, a ledger removed: nothing is on the books, so no POST
             logger.exception("the ledger could not record a batch's reservations; nothing was sent")
             raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
+        if not claimed:
+            raise batch_key_refusal()
         if not all(isinstance(result, Begun) for result in begun):
             changed = [
                 f"{c.checked.prepared.number.international}: {why_not_begun(result)}"

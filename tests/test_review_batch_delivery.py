@@ -1,0 +1,65 @@
+"""Adversarial review of batches and delivery (issue 14): a prompt-injected agent trying argument tricks, a hostile
+upstream, a crash half-way. Each test is named after the hazard it closes; every send test counts the POSTs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from smsai_mcp.config import Settings
+from smsai_mcp.sandbox import Sandbox
+from tests.conftest import ERAS, posts
+from tests.guard_helpers import assert_nothing_sent, connect, structured
+
+pytestmark = pytest.mark.anyio
+
+BODY = "The school bus is 20 minutes late today."
+US = [f"+1202555{1300 + i}" for i in range(6)]
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def send_batch(client: Client, recipients: list[str], body: str = BODY, **extra: Any) -> CallToolResult:
+    return await client.call_tool("send_sms_batch", {"recipients": recipients, "body": body, **extra})
+
+
+def sent_to(sandbox: Sandbox) -> list[str]:
+    return [message.to for message in sandbox.state.messages]
+
+
+# 1. A batch idempotency key stands for one batch
+
+
+async def test_a_batch_retried_under_its_key_with_other_recipients_is_refused(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    async with connect(settings, era) as client:
+        structured(await send_batch(client, US[:2], idempotency_key="bus-1"))
+        assert posts(sandbox) == 2
+        grown = await send_batch(client, US[:3], idempotency_key="bus-1")
+        assert_nothing_sent(grown, sandbox, posts_so_far=2, says="already used in the last 24 hours")
+        swapped = await send_batch(client, [US[0], US[3]], idempotency_key="bus-1")
+        assert_nothing_sent(swapped, sandbox, posts_so_far=2, says="another batch")
+        other_text = await send_batch(client, US[3:5], body="Another text", idempotency_key="bus-1")
+        assert_nothing_sent(other_text, sandbox, posts_so_far=2)
+    assert sorted(sent_to(sandbox)) == sorted(US[:2])
+
+
+async def test_a_batch_retried_under_its_key_with_its_recipients_reordered_or_respelled_replays(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    async with connect(settings, "legacy") as client:
+        first = structured(await send_batch(client, US[:3], idempotency_key="bus-2"))
+        respelled = ["+1 (202) 555-1302", US[0], "+1-202-555-1301"]
+        again = structured(await send_batch(client, respelled, idempotency_key="bus-2"))
+    assert posts(sandbox) == 3
+    assert [entry["status"] for entry in again["results"]] == ["sent"] * 3  # a key replays its first result
+    assert {entry["message"]["id"] for entry in again["results"]} == {
+        entry["message"]["id"] for entry in first["results"]
+    }
