@@ -63,3 +63,39 @@ async def test_a_batch_retried_under_its_key_with_its_recipients_reordered_or_re
     assert {entry["message"]["id"] for entry in again["results"]} == {
         entry["message"]["id"] for entry in first["results"]
     }
+
+
+# 2. Limits a batch meets as a whole
+
+
+async def test_a_batch_past_the_recipients_per_hour_limit_sends_to_those_within_it_and_refuses_the_rest(
+    settings: Settings, sandbox: Sandbox, era: str
+) -> None:
+    """Each recipient checked alone is within the limit; together they are not. As send_sms in turn would, the first
+    ones go and the rest are refused with the limit's reason, rather than the whole batch refused with advice to
+    call again that can never succeed."""
+    limited = settings.model_copy(update={"max_recipients_per_hour": 3})
+    async with connect(limited, era) as client:
+        structured(await client.call_tool("send_sms", {"to": US[0], "body": "Earlier today"}))
+        result = structured(await send_batch(client, US[:5]))
+        again = await send_batch(client, US[3:5], body="Another text")
+    assert [entry["status"] for entry in result["results"]] == ["sent", "sent", "sent", "refused", "refused"]
+    assert "SMSAI_MAX_RECIPIENTS_PER_HOUR (3)" in result["results"][3]["reason"]
+    assert (result["sent_count"], result["refused_count"]) == (3, 2)
+    assert posts(sandbox) == 4  # the earlier number did not count again
+    assert_nothing_sent(again, sandbox, posts_so_far=4, says="SMSAI_MAX_RECIPIENTS_PER_HOUR")
+    assert sorted(sent_to(sandbox)) == sorted([US[0], *US[:3]])
+
+
+async def test_a_batch_to_one_block_of_numbers_past_its_limit_sends_only_as_many_as_the_block_allows(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """The default SMSAI_MAX_PER_NUMBER_BLOCK_PER_HOUR is 3: five colleagues' numbers in one block of 100."""
+    limited = settings.model_copy(update={"max_per_number_block_per_hour": 3})
+    other_block = "+12025551400"
+    async with connect(limited, "legacy") as client:
+        result = structured(await send_batch(client, [*US[:5], other_block]))
+    statuses = [entry["status"] for entry in result["results"]]
+    assert statuses == ["sent", "sent", "sent", "refused", "refused", "sent"]
+    assert "SMS-pumping" in result["results"][4]["reason"]
+    assert posts(sandbox) == 4

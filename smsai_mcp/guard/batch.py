@@ -16,6 +16,7 @@ from decimal import Decimal
 import anyio
 
 from smsai_mcp.config import Settings
+from smsai_mcp.guard import batch_stages as rules
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.batch_stages import (
@@ -24,21 +25,12 @@ from smsai_mcp.guard.batch_stages import (
     Audited,
     BatchOutcome,
     BatchRequest,
+    BatchVelocity,
     Check,
     CheckedBatch,
     DryRun,
     Progress,
     RecipientOutcome,
-    batch_fingerprint,
-    batch_key_refusal,
-    derived_key,
-    e164_or_as_given,
-    keyed_batch,
-    over_budget_refusal,
-    reasons,
-    refuse_malformed,
-    status_of,
-    why_not_begun,
 )
 from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation, skips_confirmation
 from smsai_mcp.guard.question import BatchQuestion, BatchRecipient
@@ -86,17 +78,25 @@ class BatchGuard:
     async def check(self, request: BatchRequest) -> CheckedBatch:
         """Every recipient through the guard's steps, then the batch's total against the budgets. Sends nothing,
         reserves nothing; a Refusal when the batch may not go on as a whole."""
-        refuse_malformed(request, self._settings.max_batch_size)
-        keyed = keyed_batch(request)
+        rules.refuse_malformed(request, self._settings.max_batch_size)
+        keyed = rules.keyed_batch(request)
         if keyed is not None and await self._store.batch_key(keyed[0], now=self._clock()) not in (None, keyed[1]):
-            raise batch_key_refusal()
+            raise rules.batch_key_refusal()
         outcomes: list[RecipientOutcome] = []
         sendable: list[CheckedSend] = []
+        within = BatchVelocity(self._settings.max_recipients_per_hour, self._settings.max_per_number_block_per_hour)
         for to in request.recipients:
-            number = e164_or_as_given(to)
-            single = SendRequest(to, request.body, request.sender_id, derived_key(request.idempotency_key, number))
+            number = rules.e164_or_as_given(to)
+            single = SendRequest(
+                to, request.body, request.sender_id, rules.derived_key(request.idempotency_key, number)
+            )
             try:
                 checked = await self._check(single)
+                if not isinstance(checked, SendOutcome):
+                    texted = await self._store.velocity(number, now=self._clock())
+                    if (over := within.refusal(checked, texted)) is not None:
+                        over.estimate = checked.estimate
+                        raise await self._audited(number, over, checked.estimate)
             except Refusal as refusal:
                 estimate = refusal.estimate or await self._estimate_if_priced(single)
                 outcomes.append(RecipientOutcome(number, "refused", estimate, reason=str(refusal)))
@@ -106,16 +106,18 @@ class BatchGuard:
                 outcomes.append(RecipientOutcome(number, "unknown", estimate, reason=str(unknown)))
                 continue
             if isinstance(checked, SendOutcome):
-                outcomes.append(RecipientOutcome(number, status_of(checked), checked.estimate, checked.message))
+                outcomes.append(RecipientOutcome(number, rules.status_of(checked), checked.estimate, checked.message))
             else:
                 sendable.append(checked)
                 outcomes.append(RecipientOutcome(number, "pending", checked.estimate))
         if not sendable and all(o.status in ("refused", "unknown") for o in outcomes):
-            raise Refusal("No recipient of this batch can be sent to. " + reasons(outcomes), code="batch_unsendable")
+            raise Refusal(
+                "No recipient of this batch can be sent to. " + rules.reasons(outcomes), code="batch_unsendable"
+            )
         batch = CheckedBatch(
             tuple(outcomes),
             tuple(sendable),
-            batch_fingerprint(sendable),
+            rules.batch_fingerprint(sendable),
             max((c.spent_today_micro for c in sendable), default=0),
             keyed,
         )
@@ -223,10 +225,10 @@ class BatchGuard:
             logger.exception("the ledger could not record a batch's reservations; nothing was sent")
             raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
         if not claimed:
-            raise batch_key_refusal()
+            raise rules.batch_key_refusal()
         if not all(isinstance(result, Begun) for result in begun):
             changed = [
-                f"{c.checked.prepared.number.international}: {why_not_begun(result)}"
+                f"{c.checked.prepared.number.international}: {rules.why_not_begun(result)}"
                 for c, result in zip(confirmed, begun, strict=True)
                 if not isinstance(result, Begun)
             ]
@@ -263,7 +265,7 @@ class BatchGuard:
         except Exception:  # after the reservation a failure may follow a POST: never claim nothing went out
             logger.exception("a batch send failed after its reservation")
             return RecipientOutcome(to, "unknown", checked.estimate, reason=UNKNOWN_AFTER_RESERVATION)
-        return RecipientOutcome(to, status_of(outcome), outcome.estimate, outcome.message)
+        return RecipientOutcome(to, rules.status_of(outcome), outcome.estimate, outcome.message)
 
     async def _refuse_over_budget(self, batch: CheckedBatch) -> None:
         """The whole batch against the daily and monthly budgets, before anyone is asked."""
@@ -273,12 +275,12 @@ class BatchGuard:
         daily = self._settings.daily_budget_usd
         refusal: Refusal | None = None
         if batch.spent_today_micro + total > micro(daily):
-            refusal = over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
+            refusal = rules.over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
         monthly = self._settings.monthly_budget_usd
         if refusal is None and monthly is not None:
             spent = await self.spent_this_month_micro()
             if spent + total > micro(monthly):
-                refusal = over_budget_refusal("this month's", "monthly", monthly, spent, total)
+                refusal = rules.over_budget_refusal("this month's", "monthly", monthly, spent, total)
         if refusal is not None:
             await self._audit_refused(batch, refusal)
             raise refusal

@@ -13,6 +13,7 @@ from typing import Literal
 from smsai_mcp.client.models import Message
 from smsai_mcp.guard.refusal import OutcomeUnknown, Refusal
 from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
+from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.money import usd_of_micro
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
@@ -29,6 +30,8 @@ from smsai_mcp.state.store import (
     RecipientLimitReached,
     RecipientsPerHourReached,
     StillUnknown,
+    Velocity,
+    block_of,
 )
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "Audited",
     "BatchOutcome",
     "BatchRequest",
+    "BatchVelocity",
     "Check",
     "CheckedBatch",
     "DryRun",
@@ -206,6 +210,28 @@ def batch_fingerprint(sendable: Sequence[CheckedSend]) -> str:
     numbers = [c.prepared.number.e164 for c in sendable]
     described = ["batch", first.body if first else "", first.sender_id if first else None, numbers]
     return hashlib.sha256(json.dumps(described, ensure_ascii=False).encode()).hexdigest()
+
+
+class BatchVelocity:
+    """The velocity limits over a batch as if its recipients were sent with send_sms in turn (each is checked alone):
+    the numbers admitted so far count against those after them, so only the recipients past a limit are refused."""
+
+    def __init__(self, most_numbers: int, most_in_block: int) -> None:
+        self._most_numbers, self._most_in_block = most_numbers, most_in_block
+        self._new_numbers, self._new_in_block = 0, dict[str, int]()
+
+    def refusal(self, checked: CheckedSend, velocity: Velocity) -> Refusal | None:
+        """Why this recipient is past a limit (None: admitted, and counted for the next)."""
+        number, block = checked.prepared.number, block_of(checked.prepared.number.e164)
+        if velocity.already_texted:
+            return None
+        in_block = velocity.block_recipients + self._new_in_block.get(block, 0)
+        if velocity.recipients + self._new_numbers >= self._most_numbers:
+            return recipients_per_hour_refusal(number, velocity.recipients + self._new_numbers, self._most_numbers)
+        if in_block >= self._most_in_block:
+            return number_block_refusal(number, in_block, self._most_in_block)
+        self._new_numbers, self._new_in_block[block] = self._new_numbers + 1, in_block - velocity.block_recipients + 1
+        return None
 
 
 def reasons(outcomes: Sequence[RecipientOutcome]) -> str:
