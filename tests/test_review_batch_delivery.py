@@ -3,14 +3,17 @@ upstream, a crash half-way. Each test is named after the hazard it closes; every
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
 from tests.conftest import ERAS, posts
 from tests.guard_helpers import assert_nothing_sent, connect, structured
 
@@ -99,3 +102,35 @@ async def test_a_batch_to_one_block_of_numbers_past_its_limit_sends_only_as_many
     assert statuses == ["sent", "sent", "sent", "refused", "refused", "sent"]
     assert "SMS-pumping" in result["results"][4]["reason"]
     assert posts(sandbox) == 4
+
+
+# 3. Delivery: waiting cannot be turned against the account
+
+
+async def test_parallel_waits_beyond_a_tenants_bound_answer_at_once_instead_of_polling_the_upstream(
+    settings: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An injected agent fires many get_message calls with wait_seconds at once: each would read the upstream every
+    few seconds under the rate limit the account's sends need. Past MAX_WAITS_PER_TENANT they answer at once."""
+    monkeypatch.setattr(sandbox.state.config, "delivery_seconds", 60)
+    extra = 5
+    async with connect(settings, "legacy") as client:
+        sent_ = structured(await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"}))
+        message_id = sent_["message"]["id"]
+        answers: list[tuple[float, dict[str, Any]]] = []
+
+        async def wait() -> None:
+            started = time.monotonic()
+            result = await client.call_tool("get_message", {"id": message_id, "wait_seconds": 1.2})
+            answers.append((time.monotonic() - started, structured(result)))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(MAX_WAITS_PER_TENANT + extra):
+                group.start_soon(wait)
+    at_once = [content for took, content in answers if "did not wait" in content.get("wait_note", "")]
+    assert len(at_once) == extra
+    assert all(content["status"] == "sent" for _, content in answers)
+    assert max(took for took, content in answers if content in at_once) < 1.0
+    gets = sandbox.state.count("GET", f"/api/v1/sms/{message_id}")
+    assert gets <= MAX_WAITS_PER_TENANT * 3 + extra  # reads at 0 s, 1 s and the deadline for each wait
+    assert posts(sandbox) == 1
