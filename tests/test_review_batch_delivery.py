@@ -9,12 +9,14 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
-from tests.conftest import ERAS, posts
+from tests.conftest import ERAS, posts, text_of
 from tests.guard_helpers import assert_nothing_sent, connect, structured
 
 pytestmark = pytest.mark.anyio
@@ -133,4 +135,22 @@ async def test_parallel_waits_beyond_a_tenants_bound_answer_at_once_instead_of_p
     assert max(took for took, content in answers if content in at_once) < 1.0
     gets = sandbox.state.count("GET", f"/api/v1/sms/{message_id}")
     assert gets <= MAX_WAITS_PER_TENANT * 3 + extra  # reads at 0 s, 1 s and the deadline for each wait
+    assert posts(sandbox) == 1
+
+
+async def test_an_upstream_that_answers_for_another_message_id_is_not_believed(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    """Tenants sharing one account read only the ids their ledger sent; an upstream (or proxy) answering GET /sms/1
+    with message 999 would hand over another's record under an id the caller owns."""
+    async with connect(settings, "legacy") as client:
+        sent_ = structured(await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"}))
+        message_id = sent_["message"]["id"]
+        path = f"/api/v1/sms/{message_id}"
+        sandbox.state.add_fault(Fault(method="GET", path=path, response="rewrite", rewrite={"id": "999"}, times=None))
+        result = await client.call_tool("get_message", {"id": message_id})
+        assert result.is_error
+        assert "unexpected shape" in text_of(result)
+        with pytest.raises(MCPError, match="unexpected shape"):
+            await client.read_resource(f"sms://messages/{message_id}")
     assert posts(sandbox) == 1
