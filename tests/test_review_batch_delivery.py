@@ -4,6 +4,7 @@ upstream, a crash half-way. Each test is named after the hazard it closes; every
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -154,3 +155,39 @@ async def test_an_upstream_that_answers_for_another_message_id_is_not_believed(
         with pytest.raises(MCPError, match="unexpected shape"):
             await client.read_resource(f"sms://messages/{message_id}")
     assert posts(sandbox) == 1
+
+
+# 4. Budgets: exactly at the limit, and two batches at once
+
+
+async def test_a_batch_that_exactly_fills_the_daily_budget_is_sent_and_one_more_recipient_is_refused_whole(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    budget = settings.model_copy(update={"daily_budget_usd": Decimal("0.05")})
+    async with connect(budget, "legacy") as client:
+        over = await send_batch(client, US[:6])
+        assert_nothing_sent(over, sandbox, posts_so_far=0, says="SMSAI_DAILY_BUDGET_USD")
+        exact = structured(await send_batch(client, US[:5]))
+        assert exact["sent_count"] == 5
+        after = await send_batch(client, US[5:6])
+    assert_nothing_sent(after, sandbox, posts_so_far=5, says="budget")
+
+
+async def test_two_batches_at_once_that_each_fit_the_budget_but_not_together_never_overshoot_it(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    budget = settings.model_copy(update={"daily_budget_usd": Decimal("0.05")})
+    results: list[CallToolResult] = []
+    async with connect(budget, "legacy") as client:
+
+        async def batch(recipients: list[str]) -> None:
+            results.append(await send_batch(client, recipients))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(batch, US[:3])
+            group.start_soon(batch, US[3:6])
+    assert posts(sandbox) == 3
+    refused = [result for result in results if result.is_error]
+    assert len(refused) == 1
+    assert text_of(refused[0]).startswith("Nothing was sent.")
+    assert "budget" in text_of(refused[0])
