@@ -11,14 +11,15 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
+from smsai_mcp.server import listening
 from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
 from tests.conftest import ERAS, posts, text_of
-from tests.guard_helpers import assert_nothing_sent, connect, structured
+from tests.guard_helpers import Person, assert_nothing_sent, checked, connect, structured
 
 pytestmark = pytest.mark.anyio
 
@@ -191,3 +192,63 @@ async def test_two_batches_at_once_that_each_fit_the_budget_but_not_together_nev
     assert len(refused) == 1
     assert text_of(refused[0]).startswith("Nothing was sent.")
     assert "budget" in text_of(refused[0])
+
+
+# 5. A 2026-07-28 answer carried over to another batch
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"recipients": [*US[:2], US[2]]},
+        {"recipients": [US[1], US[0]]},
+        {"recipients": US[:1]},
+        {"body": BODY + " Bring snacks."},
+        {"sender_id": "School"},
+    ],
+    ids=["one-more", "reordered", "fewer", "other-body", "other-sender"],
+)
+async def test_an_accepted_2026_answer_replayed_with_another_batch_sends_nothing_without_a_new_question(
+    settings: Settings, sandbox: Sandbox, changed: dict[str, Any]
+) -> None:
+    """The agent takes the person's accept for [A, B] and retries the round with other arguments: the SDK honours an
+    answer only for the question it answered, and the question shows every recipient, the text and the sender."""
+    arguments: dict[str, Any] = {"recipients": US[:2], "body": BODY}
+    auto = settings.model_copy(update={"confirm": "auto"})
+    async with connect(auto, "auto", Person()) as client:
+        first = await client.session.call_tool("send_sms_batch", arguments, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult)
+        again = await client.session.call_tool(
+            "send_sms_batch",
+            arguments | changed,
+            allow_input_required=True,
+            input_responses=checked(first),
+            request_state=first.request_state,
+        )
+    assert posts(sandbox) == 0
+    if isinstance(again, CallToolResult):
+        assert_nothing_sent(again, sandbox, posts_so_far=0)
+    else:
+        assert again.input_requests is not None  # asked afresh, about this batch
+
+
+# 6. Listening: one tenant cannot hold every stream
+
+
+async def test_a_tenant_holds_at_most_its_share_of_the_listen_streams(
+    settings: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK serves a fixed number of listen streams for everyone; one tenant's agent opening listens in a loop
+    (on final messages or on nothing, which cost no poll) would leave none for the other tenants."""
+    monkeypatch.setattr(listening, "LISTEN_STREAMS", 2)
+    async with connect(settings, "auto") as client:
+        sent_ = structured(await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"}))
+        uri = f"sms://messages/{sent_['message']['id']}"
+        async with client.listen(resource_subscriptions=[uri]), client.listen(tools_list_changed=True):
+            with pytest.raises(MCPError) as refused:
+                async with client.listen(resource_subscriptions=[uri]):
+                    pass
+        async with client.listen(resource_subscriptions=[uri]):
+            pass  # the others closed: room again
+    assert "2 listens of this tenant are open" in refused.value.error.message
+    assert posts(sandbox) == 1
