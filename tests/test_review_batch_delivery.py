@@ -18,7 +18,7 @@ from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import listening
 from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
-from tests.conftest import ERAS, posts, text_of
+from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import Person, assert_nothing_sent, checked, connect, structured
 
 pytestmark = pytest.mark.anyio
@@ -252,3 +252,28 @@ async def test_a_tenant_holds_at_most_its_share_of_the_listen_streams(
             pass  # the others closed: room again
     assert "2 listens of this tenant are open" in refused.value.error.message
     assert posts(sandbox) == 1
+
+
+# 7. A token after part of its batch went out
+
+
+@pytest.mark.parametrize("window", [600, 0])
+async def test_a_batch_token_replayed_after_a_rate_limit_on_one_recipient_never_texts_the_others_again(
+    settings: Settings, sandbox: Sandbox, window: int
+) -> None:
+    """With the duplicate window off, nothing but the token's single use per recipient stands between a replay and a
+    second text to those already sent."""
+    tokens = settings.model_copy(update={"confirm": "token", "duplicate_window_seconds": window})
+    limited = Fault(method="POST", path=SEND_PATH, status=429, headers={"Retry-After": "1"}, body={"message": "Slow"})
+    async with connect(tokens, "legacy") as client:
+        first = structured(await send_batch(client, US[:3]))
+        token = first["confirmation_token"]
+        sandbox.state.add_fault(limited)
+        done = structured(await send_batch(client, US[:3], confirmation_token=token))
+        assert sorted(entry["status"] for entry in done["results"]) == ["refused", "sent", "sent"]
+        assert posts(sandbox) == 3
+        replay = await send_batch(client, US[:3], confirmation_token=token)
+    assert posts(sandbox) == 3
+    assert replay.is_error, text_of(replay)
+    assert text_of(replay).startswith("Nothing was sent.")
+    assert len(sent_to(sandbox)) == len(set(sent_to(sandbox))) == 2
