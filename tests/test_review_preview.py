@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from mcp.types import CallToolResult, TextContent
 
-from tests.guard_helpers import GB, US
-from tests.test_preview_browser import MISSING, Browser, browser, launched
+from smsai_mcp.config import Settings
+from smsai_mcp.sandbox import Sandbox
+from tests.conftest import posts
+from tests.guard_helpers import GB, US, connect
+from tests.test_preview_browser import MISSING, Browser, browser, launched, segment_texts
 
 __all__ = ["browser", "launched"]  # the browser fixtures, shared with the app's own browser tests
 
@@ -129,3 +132,21 @@ async def test_a_result_of_a_shape_no_tool_gives_leaves_a_page_that_says_so(brow
     await nothing_ran(frame)
     assert await frame.locator("body").get_attribute("data-kind") == "unreadable"
     assert "cannot show" in await frame.locator("[data-unreadable]").inner_text()
+
+
+async def test_the_page_shows_and_cuts_the_text_the_api_will_send_not_the_white_space_it_trims(
+    browser: Browser, settings: Settings, sandbox: Sandbox
+) -> None:
+    """A text of 160 GSM-7 characters plus trailing space and a zero-width space: the API trims them, so the phone
+    gets one GSM-7 part, as the server's estimate says; the page must not show three UCS-2 parts."""
+    body = "\u00a0 " + "a" * 160 + " \u200b\n"
+    async with connect(settings, "auto") as client:
+        result = await client.call_tool("estimate_sms", {"to": US, "body": body})
+    estimate_ = result.structured_content
+    assert estimate_ is not None
+    assert (estimate_["segments"], estimate_["encoding"]) == (1, "GSM-7")
+    frame = await browser.show("review-trimmed", result, {"to": US, "body": body})
+    assert await segment_texts(frame) == ["a" * 160]
+    assert await frame.locator(".bubble").get_attribute("data-encoding") == "GSM-7"
+    assert await frame.locator(".invisible").count() == 0
+    assert posts(sandbox) == 0
