@@ -277,3 +277,22 @@ async def test_a_batch_token_replayed_after_a_rate_limit_on_one_recipient_never_
     assert replay.is_error, text_of(replay)
     assert text_of(replay).startswith("Nothing was sent.")
     assert len(sent_to(sandbox)) == len(set(sent_to(sandbox))) == 2
+
+
+async def test_waits_the_client_gave_up_on_free_their_places_for_later_waits(
+    settings: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox.state.config, "delivery_seconds", 60)
+    async with connect(settings, "legacy") as client:
+        sent_ = structured(await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"}))
+        message_id = sent_["message"]["id"]
+        arguments = {"id": message_id, "wait_seconds": 60}
+        with anyio.move_on_after(0.5):  # the client cancels every one of its waits
+            async with anyio.create_task_group() as group:
+                for _ in range(MAX_WAITS_PER_TENANT):
+                    group.start_soon(client.call_tool, "get_message", arguments)
+        await anyio.sleep(0.2)
+        started = time.monotonic()
+        later = structured(await client.call_tool("get_message", {"id": message_id, "wait_seconds": 1.0}))
+    assert "did not wait" not in later.get("wait_note", "")
+    assert time.monotonic() - started >= 0.9  # it waited
