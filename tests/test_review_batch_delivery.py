@@ -4,6 +4,8 @@ upstream, a crash half-way. Each test is named after the hazard it closes; every
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,14 +14,17 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult
+from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
-from smsai_mcp.server import listening
+from smsai_mcp.server import build_server, listening
 from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
+from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import Person, assert_nothing_sent, checked, connect, structured
+from tests.test_state import REDIS_URL, redis_available
 
 pytestmark = pytest.mark.anyio
 
@@ -43,10 +48,32 @@ def sent_to(sandbox: Sandbox) -> list[str]:
 # 1. A batch idempotency key stands for one batch
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+async def on_either_store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Client]:
+    """A client on a server whose state is the SQLite ledger, or Redis under keys of this test's own tenant."""
+    era = "auto" if request.param == "redis" else "legacy"
+    if request.param == "sqlite":
+        yield connect(settings, era)
+        return
+    if not redis_available():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    name = f"t{uuid.uuid4().hex[:12]}"
+    on_redis = settings.model_copy(update={"state_url": SecretStr(REDIS_URL)})
+    yield Client(build_server(on_redis, tenants={DEFAULT_TENANT: Tenant(name, (), on_redis)}), mode=era)
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"smsai:{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
 async def test_a_batch_retried_under_its_key_with_other_recipients_is_refused(
-    settings: Settings, sandbox: Sandbox, era: str
+    on_either_store: Client, sandbox: Sandbox
 ) -> None:
-    async with connect(settings, era) as client:
+    """On SQLite in the 2025-11-25 era, on Redis in the 2026-07-28 one."""
+    async with on_either_store as client:
         structured(await send_batch(client, US[:2], idempotency_key="bus-1"))
         assert posts(sandbox) == 2
         grown = await send_batch(client, US[:3], idempotency_key="bus-1")
@@ -55,6 +82,8 @@ async def test_a_batch_retried_under_its_key_with_other_recipients_is_refused(
         assert_nothing_sent(swapped, sandbox, posts_so_far=2, says="another batch")
         other_text = await send_batch(client, US[3:5], body="Another text", idempotency_key="bus-1")
         assert_nothing_sent(other_text, sandbox, posts_so_far=2)
+        replay = structured(await send_batch(client, US[:2], idempotency_key="bus-1"))
+    assert [entry["status"] for entry in replay["results"]] == ["sent", "sent"]
     assert sorted(sent_to(sandbox)) == sorted(US[:2])
 
 
