@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult
 from pydantic import SecretStr
 
 from smsai_mcp.config import Settings
@@ -325,3 +326,46 @@ async def test_waits_the_client_gave_up_on_free_their_places_for_later_waits(
         later = structured(await client.call_tool("get_message", {"id": message_id, "wait_seconds": 1.0}))
     assert "did not wait" not in later.get("wait_note", "")
     assert time.monotonic() - started >= 0.9  # it waited
+
+
+# 8. What changes while the person reads the question
+
+
+@dataclass
+class SlowReader(Person):
+    """Reads the batch question for a while; meanwhile the user's operator puts one recipient on the do-not-text list
+    (from another process sharing the state directory)."""
+
+    settings: Settings | None = None
+    opted_out: str = ""
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        assert self.settings is not None
+        async with connect(self.settings, "legacy") as operator:
+            structured(await operator.call_tool("add_opt_out", {"to": self.opted_out, "note": "replied STOP"}))
+        return await super().__call__(context, params)
+
+
+async def test_a_recipient_opted_out_while_the_person_reads_the_batch_question_is_not_texted(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    asking = settings.model_copy(update={"confirm": "auto"})
+    person = SlowReader(settings=asking, opted_out=US[1])
+    async with connect(asking, "legacy", person) as client:
+        result = structured(await send_batch(client, US[:3]))
+    assert len(person.questions) == 1
+    assert [entry["status"] for entry in result["results"]] == ["sent", "refused", "sent"]
+    assert "do-not-text list" in result["results"][1]["reason"]
+    assert posts(sandbox) == 2
+    assert US[1] not in sent_to(sandbox)
+
+
+async def test_a_number_opted_out_while_the_person_reads_the_send_sms_question_is_not_texted(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    asking = settings.model_copy(update={"confirm": "auto"})
+    person = SlowReader(settings=asking, opted_out=US[0])
+    async with connect(asking, "legacy", person) as client:
+        result = await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"})
+    assert_nothing_sent(result, sandbox, posts_so_far=0, says="do-not-text list")
+    assert len(person.questions) == 1

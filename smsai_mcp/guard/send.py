@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import cast
 
 import anyio
 
@@ -29,10 +30,11 @@ from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
 from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
+from smsai_mcp.guard.steps.opted_out import opted_out_refusal
 from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
-from smsai_mcp.sms.phone import same_number
+from smsai_mcp.sms.phone import PhoneNumber, same_number
 from smsai_mcp.sms.price_cache import PriceCache
 from smsai_mcp.state.store import (
     Attempt,
@@ -46,6 +48,7 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     MonthlyBudgetExceeded,
     NumberBlockReached,
+    OptOut,
     RecipientLimitReached,
     RecipientsPerHourReached,
     StateStore,
@@ -177,7 +180,7 @@ class Sender:
             with contextlib.suppress(Exception):  # it led to no message; if even this fails, a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise Refusal(AUDIT_UNWRITABLE, code="audit_unwritable", estimate=checked.estimate) from None
-        await self._unless_paused_meanwhile(attempt)
+        await self._unless_stopped_meanwhile(attempt, checked.prepared.number)
         try:
             return await self._post(attempt, confirmed, audit)
         except (Refusal, OutcomeUnknown):
@@ -220,17 +223,18 @@ class Sender:
         )
         return SendOutcome(status="sent", estimate=checked.estimate, message=message)
 
-    async def _unless_paused_meanwhile(self, attempt: Attempt) -> None:
-        """A pause set while the person was asked stops the POST too: one read, the last before it."""
+    async def _unless_stopped_meanwhile(self, attempt: Attempt, number: PhoneNumber) -> None:
+        """A pause or the number's opt-out, set while the person was asked, stops the POST too: the last reads."""
         try:
             pause = await self._store.pause_state()
+            entry = await self._store.opt_out(attempt.recipient) if pause is None else None
         except Exception:
             with contextlib.suppress(Exception):  # a store out of reach may stay so: a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise
-        if pause is not None:
+        if pause is not None or entry is not None:
             await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
-            raise pause_refusal(pause)
+            raise pause_refusal(pause) if pause is not None else opted_out_refusal(number, cast(OptOut, entry))
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:
