@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,9 @@ from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.server import build_server, listening
 from smsai_mcp.server.delivery import MAX_WAITS_PER_TENANT
+from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+from tests.clock import FakeClock
 from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import Person, assert_nothing_sent, checked, connect, structured
 from tests.test_state import REDIS_URL, redis_available
@@ -369,3 +372,40 @@ async def test_a_number_opted_out_while_the_person_reads_the_send_sms_question_i
         result = await client.call_tool("send_sms", {"to": US[0], "body": "Your table is ready"})
     assert_nothing_sent(result, sandbox, posts_so_far=0, says="do-not-text list")
     assert len(person.questions) == 1
+
+
+@dataclass
+class ReaderUntilNight(Person):
+    """Takes ten minutes over the question, across the start of the recipients' quiet hours."""
+
+    clock: FakeClock | None = None
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        assert self.clock is not None
+        self.clock.advance(600)
+        return await super().__call__(context, params)
+
+
+@pytest.mark.parametrize("tool", ["send_sms", "send_sms_batch"])
+async def test_a_question_answered_after_quiet_hours_began_for_the_recipient_sends_nothing(
+    settings: Settings, sandbox: Sandbox, tool: str
+) -> None:
+    """In the 2025-11-25 era the question is asked inside the call: checked at 20:55 New York time, answered at
+    21:05. Nothing is sent while it is inside SMSAI_QUIET_HOURS in the recipient's local time."""
+    clock = FakeClock(datetime(2026, 12, 1, 1, 55, tzinfo=UTC).timestamp())  # Monday 20:55 in New York
+    asking = settings.model_copy(update={"confirm": "auto", "quiet_hours": DEFAULT_QUIET_HOURS})
+    person = ReaderUntilNight(clock=clock)
+    new_york = ["+12125550123", "+12125550188"]
+    async with connect(asking, "legacy", person, clock=clock) as client:
+        if tool == "send_sms":
+            result = await client.call_tool(tool, {"to": new_york[0], "body": "See you tomorrow"})
+        else:
+            result = await send_batch(client, new_york, body="See you tomorrow")
+    assert len(person.questions) == 1
+    assert posts(sandbox) == 0
+    if tool == "send_sms":
+        assert_nothing_sent(result, sandbox, posts_so_far=0, says="It is 21:05")
+    else:
+        content = structured(result)
+        assert [entry["status"] for entry in content["results"]] == ["refused", "refused"]
+        assert all("It is 21:05" in entry["reason"] for entry in content["results"])

@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import cast
 
 import anyio
 
@@ -22,6 +21,7 @@ from smsai_mcp.client.models import Message
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.confirm import SKIPPED_FOR_LISTED_RECIPIENT
+from smsai_mcp.guard.meanwhile import stopped_meanwhile
 from smsai_mcp.guard.reconcile import OWNER as THIS_PROCESS
 from smsai_mcp.guard.reconcile import Reconciler, body_sha256, how_it_is_settled
 from smsai_mcp.guard.refusal import AUDIT_UNWRITABLE, LEDGER_UNWRITABLE, OutcomeUnknown, Refusal, ledger_refusal
@@ -30,8 +30,6 @@ from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
 from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
-from smsai_mcp.guard.steps.opted_out import opted_out_refusal
-from smsai_mcp.guard.steps.paused import pause_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import PhoneNumber, same_number
@@ -48,7 +46,6 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     MonthlyBudgetExceeded,
     NumberBlockReached,
-    OptOut,
     RecipientLimitReached,
     RecipientsPerHourReached,
     StateStore,
@@ -224,17 +221,15 @@ class Sender:
         return SendOutcome(status="sent", estimate=checked.estimate, message=message)
 
     async def _unless_stopped_meanwhile(self, attempt: Attempt, number: PhoneNumber) -> None:
-        """A pause or the number's opt-out, set while the person was asked, stops the POST too: the last reads."""
         try:
-            pause = await self._store.pause_state()
-            entry = await self._store.opt_out(attempt.recipient) if pause is None else None
+            refusal = await stopped_meanwhile(self._store, self._settings, number, now=self._clock())
         except Exception:
             with contextlib.suppress(Exception):  # a store out of reach may stay so: a later pass releases it
                 await self._store.release_refused(attempt.id)
             raise
-        if pause is not None or entry is not None:
+        if refusal is not None:
             await self._store.release_refused(attempt.id)  # it led to no message: the person may confirm again
-            raise pause_refusal(pause) if pause is not None else opted_out_refusal(number, cast(OptOut, entry))
+            raise refusal
 
     async def _begin(self, attempt: Attempt) -> BeginResult:
         try:
