@@ -16,9 +16,13 @@
     │   duplicate and idempotency  idempotency_key_reused
     │   confirmation               declined, cancelled, unchecked, cannot_elicit, elicitation_failed,
     │                              token_forged, token_for_another_message, token_expired, confirmation_used
+    │   before the POST            paused, opted_out, quiet_hours again (guard/meanwhile.py: what changed while
+    │                              the person read the question)
     │   send                       upstream_refused (the API said no: 402, 403, 422, 429...)
     │   batch (guard/batch.py)     batch_empty, batch_too_large, duplicate_recipients (before any recipient's
-    │                              steps), batch_unsendable (every recipient refused), daily_budget and
+    │                              steps), idempotency_key_reused (the key stands for another batch),
+    │                              recipients_per_hour and number_block (a recipient past the limit once its
+    │                              batch-mates count), batch_unsendable (every recipient refused), daily_budget and
     │                              monthly_budget (the batch's total, before anyone is asked), batch_reservation
     │                              (the ledger changed between the checks and the one reservation of them all),
     │                              batch_too_slow (a recipient not yet posted when its reservation ages out)
