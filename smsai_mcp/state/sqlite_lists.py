@@ -17,11 +17,13 @@ __all__ = ["SCHEMA", "SqliteLists"]
 T = TypeVar("T")
 
 SCHEMA = """
+BEGIN;  -- one transaction: a new ledger's first writes stay small (one WAL frame per page, not per statement)
 CREATE TABLE IF NOT EXISTS opt_outs (number TEXT PRIMARY KEY, since REAL NOT NULL, note TEXT);
 CREATE INDEX IF NOT EXISTS opt_outs_by_since ON opt_outs (since, number);
 CREATE TABLE IF NOT EXISTS pause (only INTEGER PRIMARY KEY CHECK (only = 1), reason TEXT, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS batch_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, claimed_at REAL NOT NULL)
     WITHOUT ROWID;
+COMMIT;
 """
 
 
