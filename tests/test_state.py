@@ -648,3 +648,27 @@ async def test_a_redis_store_kept_before_monthly_totals_counts_the_days_it_still
     fits = attempt(body="fits", reserved=50_000)
     assert isinstance(await store.begin(limits(fits, monthly=100_000), now=NOW), Begun)
     assert (await store.spent_micro(DAY), await store.spent_month_micro(MONTH)) == (70_000, 100_000)
+
+
+async def test_a_batch_key_stands_for_the_first_batch_that_claims_it_even_when_two_claim_at_once(
+    open_store: StoreFactory,
+) -> None:
+    first, second = open_store(), open_store()
+    assert await first.batch_key("batch:k", now=NOW) is None
+    claims: list[str] = []
+
+    async def claim(store: StateStore, fingerprint: str) -> None:
+        claims.append(await store.claim_batch_key("batch:k", fingerprint, now=NOW))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(claim, first, "batch-a")
+        group.start_soon(claim, second, "batch-b")
+    assert claims[0] == claims[1]
+    assert claims[0] in ("batch-a", "batch-b")
+    assert await first.claim_batch_key("batch:k", "batch-c", now=NOW + 60) == claims[0]
+    assert await second.batch_key("batch:k", now=NOW + 60) == claims[0]
+    assert await first.claim_batch_key("batch:other", "batch-c", now=NOW) == "batch-c"
+    if isinstance(first, SqliteStore):  # Redis lets the key expire after 24 hours of its own clock
+        day_on = NOW + 86_400
+        assert await first.batch_key("batch:k", now=day_on) is None
+        assert await first.claim_batch_key("batch:k", "batch-c", now=day_on) == "batch-c"

@@ -125,7 +125,10 @@ class SmsApi:
         return _parse(MessagePage, await self._read("/sms", params=params), "GET /sms")
 
     async def get_message(self, message_id: int) -> Message:
-        return _parse(Message, await self._read(f"/sms/{message_id}"), "GET /sms/{id}")
+        message = _parse(Message, await self._read(f"/sms/{message_id}"), "GET /sms/{id}")
+        if message.id != message_id:  # another message than the one asked for: perhaps one another tenant sent
+            raise _unexpected_shape("GET /sms/{id}")
+        return message
 
     async def send(self, *, to: str, body: str, sender_id: str | None = None) -> Message:
         """Send one SMS. Never retried once the request may have reached the API."""

@@ -16,6 +16,7 @@ from decimal import Decimal
 import anyio
 
 from smsai_mcp.config import Settings
+from smsai_mcp.guard import batch_stages as rules
 from smsai_mcp.guard.audit import AuditLog, estimate_fields
 from smsai_mcp.guard.balance import BalanceReader
 from smsai_mcp.guard.batch_stages import (
@@ -29,14 +30,6 @@ from smsai_mcp.guard.batch_stages import (
     DryRun,
     Progress,
     RecipientOutcome,
-    batch_fingerprint,
-    derived_key,
-    e164_or_as_given,
-    over_budget_refusal,
-    reasons,
-    refuse_malformed,
-    status_of,
-    why_not_begun,
 )
 from smsai_mcp.guard.batch_velocity import BatchVelocity
 from smsai_mcp.guard.confirm import Asked, asks_a_person, persons_confirmation, skips_confirmation
@@ -85,13 +78,18 @@ class BatchGuard:
     async def check(self, request: BatchRequest) -> CheckedBatch:
         """Every recipient through the guard's steps, then the batch's total against the budgets. Sends nothing,
         reserves nothing; a Refusal when the batch may not go on as a whole."""
-        refuse_malformed(request, self._settings.max_batch_size)
+        rules.refuse_malformed(request, self._settings.max_batch_size)
+        keyed = rules.keyed_batch(request)
+        if keyed is not None and await self._store.batch_key(keyed[0], now=self._clock()) not in (None, keyed[1]):
+            raise rules.batch_key_refusal()
         outcomes: list[RecipientOutcome] = []
         sendable: list[CheckedSend] = []
         velocity = BatchVelocity(self._settings)
         for to in request.recipients:
-            number = e164_or_as_given(to)
-            single = SendRequest(to, request.body, request.sender_id, derived_key(request.idempotency_key, number))
+            number = rules.e164_or_as_given(to)
+            single = SendRequest(
+                to, request.body, request.sender_id, rules.derived_key(request.idempotency_key, number)
+            )
             try:
                 checked = await self._check(single)
             except Refusal as refusal:
@@ -103,7 +101,7 @@ class BatchGuard:
                 outcomes.append(RecipientOutcome(number, "unknown", estimate, reason=str(unknown)))
                 continue
             if isinstance(checked, SendOutcome):
-                outcomes.append(RecipientOutcome(number, status_of(checked), checked.estimate, checked.message))
+                outcomes.append(RecipientOutcome(number, rules.status_of(checked), checked.estimate, checked.message))
             else:
                 over = await velocity.refusal(self._store, checked.prepared.number, self._clock())
                 if over is not None:
@@ -113,12 +111,15 @@ class BatchGuard:
                 sendable.append(checked)
                 outcomes.append(RecipientOutcome(number, "pending", checked.estimate))
         if not sendable and all(o.status in ("refused", "unknown") for o in outcomes):
-            raise Refusal("No recipient of this batch can be sent to. " + reasons(outcomes), code="batch_unsendable")
+            raise Refusal(
+                "No recipient of this batch can be sent to. " + rules.reasons(outcomes), code="batch_unsendable"
+            )
         batch = CheckedBatch(
             tuple(outcomes),
             tuple(sendable),
-            batch_fingerprint(sendable),
+            rules.batch_fingerprint(sendable),
             max((c.spent_today_micro for c in sendable), default=0),
+            keyed,
         )
         await self._refuse_over_budget(batch)
         return batch
@@ -170,7 +171,7 @@ class BatchGuard:
                 for c in batch.sendable  # each attempt uses its own part of the one confirmation, once
             ]
             with anyio.CancelScope(shield=True):  # from the reservation on, the batch runs to its end
-                sent = await self._reserve_and_send(confirmed, progress)
+                sent = await self._reserve_and_send(confirmed, progress, batch.keyed)
         except Refusal as refusal:
             await self._audit_refused(batch, refusal)
             raise
@@ -209,20 +210,25 @@ class BatchGuard:
         return [c.prepared.number.e164 for c in batch.sendable]
 
     async def _reserve_and_send(
-        self, confirmed: Sequence[ConfirmedSend], progress: Progress | None
+        self, confirmed: Sequence[ConfirmedSend], progress: Progress | None, keyed: tuple[str, str] | None
     ) -> list[RecipientOutcome]:
         now = self._clock()
         attempts = [self._sender.attempt_for(c, now=now) for c in confirmed]
         try:
-            begun = await self._store.begin_many([self._sender.begin_request(a) for a in attempts], now=now)
+            # Claimed just before the reservation: a batch refused or declined leaves its key free for another.
+            claimed = keyed is None or await self._store.claim_batch_key(*keyed, now=now) == keyed[1]
+            requests = [self._sender.begin_request(a) for a in attempts] if claimed else []
+            begun = await self._store.begin_many(requests, now=now) if requests else []
         except StoreUnavailable as exc:
             raise ledger_refusal(exc) from None
         except Exception:  # a full disk, a ledger removed: nothing is on the books, so no POST
             logger.exception("the ledger could not record a batch's reservations; nothing was sent")
             raise Refusal(LEDGER_UNWRITABLE, code="ledger_unwritable") from None
+        if not claimed:
+            raise rules.batch_key_refusal()
         if not all(isinstance(result, Begun) for result in begun):
             changed = [
-                f"{c.checked.prepared.number.international}: {why_not_begun(result)}"
+                f"{c.checked.prepared.number.international}: {rules.why_not_begun(result)}"
                 for c, result in zip(confirmed, begun, strict=True)
                 if not isinstance(result, Begun)
             ]
@@ -259,7 +265,7 @@ class BatchGuard:
         except Exception:  # after the reservation a failure may follow a POST: never claim nothing went out
             logger.exception("a batch send failed after its reservation")
             return RecipientOutcome(to, "unknown", checked.estimate, reason=UNKNOWN_AFTER_RESERVATION)
-        return RecipientOutcome(to, status_of(outcome), outcome.estimate, outcome.message)
+        return RecipientOutcome(to, rules.status_of(outcome), outcome.estimate, outcome.message)
 
     async def _refuse_over_budget(self, batch: CheckedBatch) -> None:
         """The whole batch against the daily and monthly budgets, before anyone is asked."""
@@ -269,7 +275,7 @@ class BatchGuard:
         daily = self._settings.daily_budget_usd
         refusal: Refusal | None = None
         if batch.spent_today_micro + total > micro(daily):
-            refusal = over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
+            refusal = rules.over_budget_refusal("today's", "daily", daily, batch.spent_today_micro, total)
         monthly = self._settings.monthly_budget_usd
         if refusal is None and monthly is not None:
             try:
@@ -277,7 +283,7 @@ class BatchGuard:
             except StoreUnavailable as exc:  # before anyone is asked: a refusal that says nothing was sent
                 raise ledger_refusal(exc) from None
             if spent + total > micro(monthly):
-                refusal = over_budget_refusal("this month's", "monthly", monthly, spent, total)
+                refusal = rules.over_budget_refusal("this month's", "monthly", monthly, spent, total)
         if refusal is not None:
             await self._audit_refused(batch, refusal)
             raise refusal

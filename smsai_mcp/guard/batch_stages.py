@@ -16,6 +16,7 @@ from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
 from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.money import usd_of_micro
 from smsai_mcp.sms.phone import InvalidPhoneNumber, parse_e164
+from smsai_mcp.sms.text import as_the_api_keeps_it
 from smsai_mcp.state.store import (
     BeginResult,
     BudgetExceeded,
@@ -43,8 +44,10 @@ __all__ = [
     "RecipientOutcome",
     "RecipientStatus",
     "batch_fingerprint",
+    "batch_key_refusal",
     "derived_key",
     "e164_or_as_given",
+    "keyed_batch",
     "over_budget_refusal",
     "reasons",
     "refuse_malformed",
@@ -91,6 +94,7 @@ class CheckedBatch:
     sendable: tuple[CheckedSend, ...]
     fingerprint: str  # what a token confirms: the text, the sender and the ordered sendable recipients
     spent_today_micro: int
+    keyed: tuple[str, str] | None = None  # the store's name for its idempotency key, and what the key stands for
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,27 @@ def derived_key(batch_key: str | None, e164: str) -> str | None:
     if batch_key is None:
         return None
     return "batch:" + hashlib.sha256(json.dumps([batch_key, e164]).encode()).hexdigest()
+
+
+def keyed_batch(request: BatchRequest) -> tuple[str, str] | None:
+    """The store's name for the batch's idempotency key and what it stands for: the text and sender as the API keeps
+    them and the set of numbers (order and spelling aside), so the key cannot reach numbers the first batch had not."""
+    if request.idempotency_key is None:
+        return None
+    numbers = sorted({e164_or_as_given(to) for to in request.recipients})
+    sender = as_the_api_keeps_it(request.sender_id) if request.sender_id is not None else None
+    described = [as_the_api_keeps_it(request.body), sender or None, numbers]
+    identity = hashlib.sha256(json.dumps(described, ensure_ascii=False).encode()).hexdigest()
+    return "batch:" + hashlib.sha256(request.idempotency_key.encode()).hexdigest(), identity
+
+
+def batch_key_refusal() -> Refusal:
+    return Refusal(
+        "This idempotency_key was already used in the last 24 hours for another batch (other recipients, text or "
+        "sender_id). Use a new key for a new batch, or send exactly the same recipients, body and sender_id to get "
+        "the first batch's results.",
+        code="idempotency_key_reused",
+    )
 
 
 UNKNOWN_AFTER_RESERVATION = (

@@ -8,9 +8,8 @@
     │   destination policy         opted_out (the do-not-text list), blocked_country, country_not_allowed,
     │                              recipient_not_allowed, premium_rate, quiet_hours (it is night for the
     │                              recipient: says their time and when sending opens), hourly_limit,
-    │                              recipients_per_hour, number_block (opted_out and quiet_hours are checked
-    │                              again before the POST, guard/last_look.py; in a batch the velocity codes
-    │                              count the batch's earlier recipients, guard/batch_velocity.py)
+    │                              recipients_per_hour, number_block (in a batch the velocity codes count the
+    │                              batch's earlier recipients, guard/batch_velocity.py)
     │   estimate                   country_not_listed, country_unpriced, price_list_unavailable
     │   per-message cap            cost_cap
     │   daily budget               daily_budget
@@ -18,9 +17,13 @@
     │   duplicate and idempotency  idempotency_key_reused
     │   confirmation               declined, cancelled, unchecked, cannot_elicit, elicitation_failed,
     │                              token_forged, token_for_another_message, token_expired, confirmation_used
+    │   before the POST            paused, opted_out, quiet_hours again (guard/last_look.py: what changed while
+    │                              the person read the question)
     │   send                       upstream_refused (the API said no: 402, 403, 422, 429...)
     │   batch (guard/batch.py)     batch_empty, batch_too_large, duplicate_recipients (before any recipient's
-    │                              steps), batch_unsendable (every recipient refused), daily_budget and
+    │                              steps), idempotency_key_reused (the key stands for another batch),
+    │                              recipients_per_hour and number_block (a recipient past the limit once its
+    │                              batch-mates count), batch_unsendable (every recipient refused), daily_budget and
     │                              monthly_budget (the batch's total, before anyone is asked), batch_reservation
     │                              (the ledger changed between the checks and the one reservation of them all),
     │                              batch_too_slow (a recipient not yet posted when its reservation ages out)

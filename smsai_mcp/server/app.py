@@ -4,11 +4,14 @@ server cannot tell it from a model's call, so confirmation stays with elicitatio
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
 from mcp.server.apps import Apps, ResourceCsp
+
+from smsai_mcp.sms.text import TRIMMED
 
 __all__ = ["PREVIEW_URI", "preview_app", "preview_html", "preview_meta"]
 
@@ -23,7 +26,8 @@ def preview_meta() -> dict[str, Any]:
 
 @cache
 def preview_html() -> str:
-    return files("smsai_mcp.server").joinpath("preview", "message-preview.html").read_text(encoding="utf-8")
+    page = files("smsai_mcp.server").joinpath("preview", "message-preview.html").read_text(encoding="utf-8")
+    return page.replace('"__SMSAI_TRIMMED__"', json.dumps("".join(sorted(TRIMMED))))  # one list of what the API trims
 
 
 def preview_app() -> Apps:

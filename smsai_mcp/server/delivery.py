@@ -1,12 +1,15 @@
 """Waiting for delivery: poll one message, with backoff, until its status is final or the wait runs out.
 
 Polls at 0 s, then after 1 s, 1.5 s, 2.25 s ... growing to 5 s between reads, never sleeping past the deadline.
-Nothing is kept between polls, so a cancelled wait leaves nothing behind.
+Nothing is kept between polls, so a cancelled wait leaves nothing behind. A tenant waits on at most
+MAX_WAITS_PER_TENANT calls at once: each wait reads the upstream every few seconds under the account's rate limit,
+which its sends need too; a call past that answers at once with the status it has.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +25,7 @@ from smsai_mcp.server.results import MessageResult
 __all__ = [
     "FIRST_POLL_SECONDS",
     "LONGEST_POLL_SECONDS",
+    "MAX_WAITS_PER_TENANT",
     "Waited",
     "get_message_waiting",
     "poll_delays",
@@ -31,6 +35,8 @@ __all__ = [
 FIRST_POLL_SECONDS = 1.0
 LONGEST_POLL_SECONDS = 5.0
 POLL_GROWTH = 1.5
+MAX_WAITS_PER_TENANT = 20
+_waiting: Counter[int] = Counter()  # calls waiting now, by tenant (its runtime's id: one server's tenants apart)
 
 ReportProgress = Callable[[float, float, str], Awaitable[None]]
 
@@ -83,7 +89,22 @@ async def get_message_waiting(ctx: Context[Runtime], message_id: int, wait_secon
 
     if wait_seconds <= 0:
         return MessageResult.of(await read())
-    waited = await wait_until_final(read, wait_seconds, ctx.report_progress)
+    if _waiting[id(caller)] >= MAX_WAITS_PER_TENANT:
+        message = await read()
+        if is_final(message.status):
+            return MessageResult.of(message)
+        note = (
+            f"Not final yet: the message is {message.status}. This server did not wait, as {MAX_WAITS_PER_TENANT} "
+            "calls of yours are already waiting; call get_message again once one has answered."
+        )
+        return MessageResult.model_validate(MessageResult.of(message).model_dump() | {"wait_note": note})
+    _waiting[id(caller)] += 1
+    try:
+        waited = await wait_until_final(read, wait_seconds, ctx.report_progress)
+    finally:
+        _waiting[id(caller)] -= 1
+        if not _waiting[id(caller)]:
+            del _waiting[id(caller)]
     result = MessageResult.of(waited.message)
     if waited.final:
         return result

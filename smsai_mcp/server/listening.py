@@ -12,6 +12,7 @@ Replicas need no shared bus: the replica that holds a listener's stream polls th
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -32,7 +33,15 @@ from smsai_mcp.server.delivery import poll_delays
 from smsai_mcp.server.failures import failure_text
 from smsai_mcp.server.messages import is_final, message_uri, read_own_message
 
-__all__ = ["MAX_POLLED_PER_TENANT", "DeliveryWatch", "ListenAccess", "TenantBus", "TooManyFollowed", "listening_as"]
+__all__ = [
+    "LISTEN_STREAMS",
+    "MAX_POLLED_PER_TENANT",
+    "DeliveryWatch",
+    "ListenAccess",
+    "TenantBus",
+    "TooManyFollowed",
+    "listening_as",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,8 @@ MESSAGE_URI_PREFIX = "sms://messages/"
 # Each message listened to costs its tenant one upstream read every few seconds: bound what a tenant may follow.
 MAX_MESSAGES_PER_LISTEN = 100
 MAX_POLLED_PER_TENANT = 200
+# The SDK's ListenHandler serves at most this many streams in all (its default): each tenant gets its share of them.
+LISTEN_STREAMS = 1024
 # The tenant whose listen request is being served: the bus files the stream's listener under it.
 _listening_tenant: ContextVar[str | None] = ContextVar("smsai_listening_tenant", default=None)
 
@@ -179,6 +190,7 @@ class ListenAccess:
 
     def __init__(self, watch: DeliveryWatch) -> None:
         self._watch = watch
+        self._open: Counter[str] = Counter()  # listen streams open, by tenant
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "subscriptions/listen":
@@ -198,14 +210,25 @@ class ListenAccess:
             raise MCPError(INVALID_PARAMS, f"Not listening: {exc}") from None
         except Exception as exc:
             raise MCPError(INTERNAL_ERROR, f"Not listening: {failure_text(exc, sending=False)}") from None
-        with listening_as(caller.name):
-            if api is None:
-                return await call_next(ctx)
-            try:
-                async with self._watch.watching(caller.name, api.get_message, messages):
+        share = max(1, LISTEN_STREAMS // max(1, len(runtime.tenants)))
+        if self._open[caller.name] >= share:  # else one tenant's streams could take every other tenant's
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Not listening: {share} listens of this tenant are open, the most it may "
+                "have at once. Close one first.",
+            )
+        self._open[caller.name] += 1
+        try:
+            with listening_as(caller.name):
+                if api is None:
                     return await call_next(ctx)
-            except TooManyFollowed as exc:  # raised on entering, before the stream opens
-                raise MCPError(INVALID_PARAMS, str(exc)) from None
+                try:
+                    async with self._watch.watching(caller.name, api.get_message, messages):
+                        return await call_next(ctx)
+                except TooManyFollowed as exc:  # raised on entering, before the stream opens
+                    raise MCPError(INVALID_PARAMS, str(exc)) from None
+        finally:
+            self._open[caller.name] -= 1
 
 
 def _message_ids(params: Any) -> list[int]:

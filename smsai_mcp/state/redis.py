@@ -16,6 +16,7 @@ Keys, all under one prefix per tenant (`smsai:<tenant>:`):
     optout:<e164>     hash: `since`, `note`: a number on the do-not-text list (redis_lists.py)
     optouts           sorted set of the numbers on the list by `since`
     pause             hash: `since`, `reason`: sending is paused for every replica (redis_lists.py)
+    batchkey:<key>    the fingerprint of the batch a batch idempotency key stands for, for 24 hours (redis_lists.py)
     cache:<key>       a value every replica shares (the price list), until its TTL
     cachegen:<key>    how many times a replica forgot cache:<key>, so each drops its own copy
 """

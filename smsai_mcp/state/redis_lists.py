@@ -1,4 +1,5 @@
-"""The lists a person keeps in the Redis store, shared by every replica: the do-not-text list and the pause.
+"""The lists a person keeps in the Redis store, shared by every replica: the do-not-text list and the pause; and the
+batch idempotency keys, each standing for the one batch it was first used for.
 
 A mixin of `RedisStore` (keys under the tenant's prefix, described in redis.py). Adding an opt-out is one script,
 so a number added twice at once keeps one `since`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smsai_mcp.state.records import IDEMPOTENCY_SECONDS
 from smsai_mcp.state.redis_reachable import reachable
 from smsai_mcp.state.store import OptOut, Pause
 
@@ -85,6 +87,20 @@ class RedisLists:
         if "since" not in fields:
             return None
         return Pause(reason=fields.get("reason") or None, since=float(fields["since"]))
+
+    @reachable
+    async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
+        name = f"{self._prefix}batchkey:{key}"
+        async with self._redis.pipeline(transaction=True) as pipe:  # SET NX: of two replicas at once, one wins
+            pipe.set(name, fingerprint, nx=True, ex=IDEMPOTENCY_SECONDS)
+            pipe.get(name)
+            _, kept = await pipe.execute()
+        return str(kept)
+
+    @reachable
+    async def batch_key(self, key: str, *, now: float) -> str | None:
+        kept = await self._redis.get(f"{self._prefix}batchkey:{key}")
+        return None if kept is None else str(kept)
 
 
 def _opt_out(number: str, fields: dict[str, str]) -> OptOut | None:

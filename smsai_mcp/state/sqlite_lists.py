@@ -1,4 +1,5 @@
-"""The lists a person keeps in the SQLite store: the do-not-text list and the pause (one row, or none).
+"""The lists a person keeps in the SQLite store: the do-not-text list and the pause (one row, or none); and the
+batch idempotency keys, each standing for the one batch it was first used for.
 
 A mixin of `SqliteStore`: it writes through the store's own `_run`, so they wait for the same lock; the two reads made
 before every send (the pause, the number's opt-out) use its reader, as the ledger's reads do.
@@ -10,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from smsai_mcp.state.records import IDEMPOTENCY_SECONDS
 from smsai_mcp.state.store import OptOut, Pause
 
 __all__ = ["SCHEMA", "SqliteLists"]
@@ -17,9 +19,13 @@ __all__ = ["SCHEMA", "SqliteLists"]
 T = TypeVar("T")
 
 SCHEMA = """
+BEGIN;  -- one transaction: a new ledger's first writes stay small (one WAL frame per page, not per statement)
 CREATE TABLE IF NOT EXISTS opt_outs (number TEXT PRIMARY KEY, since REAL NOT NULL, note TEXT);
 CREATE INDEX IF NOT EXISTS opt_outs_by_since ON opt_outs (since, number);
 CREATE TABLE IF NOT EXISTS pause (only INTEGER PRIMARY KEY CHECK (only = 1), reason TEXT, since REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, claimed_at REAL NOT NULL)
+    WITHOUT ROWID;
+COMMIT;
 """
 
 
@@ -78,6 +84,25 @@ class SqliteLists:
     async def pause_state(self) -> Pause | None:
         row = self._read(lambda db: db.execute("SELECT reason, since FROM pause").fetchone())
         return None if row is None else Pause(reason=row[0], since=float(row[1]))
+
+    async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
+        def claim(db: sqlite3.Connection) -> str:
+            db.execute(  # one statement: two processes claiming at once leave one winner
+                "INSERT INTO batch_keys (key, fingerprint, claimed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET fingerprint = excluded.fingerprint, claimed_at = excluded.claimed_at WHERE claimed_at <= ?",
+                (key, fingerprint, now, now - IDEMPOTENCY_SECONDS),
+            )
+            return str(db.execute("SELECT fingerprint FROM batch_keys WHERE key = ?", (key,)).fetchone()[0])
+
+        return await self._run(claim)
+
+    async def batch_key(self, key: str, *, now: float) -> str | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT fingerprint FROM batch_keys WHERE key = ? AND claimed_at > ?", (key, now - IDEMPOTENCY_SECONDS)
+            ).fetchone()
+        )
+        return None if row is None else str(row[0])
 
 
 def _opt_out(row: tuple[Any, ...]) -> OptOut:

@@ -118,6 +118,7 @@ def prune(db: sqlite3.Connection, now: float) -> None:
         (now - IDEMPOTENCY_SECONDS - DAY_SECONDS,),
     )
     db.execute("DELETE FROM texted WHERE last_at <= ?", (now - HOUR_SECONDS,))
+    db.execute("DELETE FROM batch_keys WHERE claimed_at <= ?", (now - IDEMPOTENCY_SECONDS,))  # one row per keyed batch
     db.execute(f"UPDATE attempts SET message_json = json_remove(message_json, '$.body') WHERE {_HAS_TEXT}")
     cutoff = time.strftime("%Y-%m-%d", time.gmtime(now - _TOTALS_KEPT_SECONDS))
     db.execute("DELETE FROM totals WHERE period < ?", (cutoff,))

@@ -194,6 +194,13 @@ class StateStore(Protocol):
     async def pause_state(self) -> Pause | None:
         """The pause in force, if any: one cheap read, made before every send."""
 
+    async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
+        """Let a batch idempotency key stand for one batch for 24 hours, unless it already stands for one (atomic);
+        the fingerprint it stands for."""
+
+    async def batch_key(self, key: str, *, now: float) -> str | None:
+        """The fingerprint a batch idempotency key stands for, if it was claimed in the last 24 hours; read-only."""
+
     async def ping(self) -> bool:
         """Whether the store answers now (for readiness checks); never raises."""
 

@@ -12,10 +12,9 @@ __all__ = ["opted_out", "opted_out_refusal"]
 
 
 async def opted_out(prepared: PreparedSend, context: GuardContext) -> SendOutcome | None:
-    number = prepared.number
-    entry = await context.store.opt_out(number.e164)
+    entry = await context.store.opt_out(prepared.number.e164)
     if entry is not None:
-        raise opted_out_refusal(number, entry)
+        raise opted_out_refusal(prepared.number, entry)
     return None
 
 

@@ -16,7 +16,7 @@ from smsai_mcp.sms.sending_opens import local_wall, quiet_zones, sending_opens
 from smsai_mcp.sms.time_zones import recipient_time_zones
 from smsai_mcp.sms.us_states import recipient_schedule
 
-__all__ = ["QuietNow", "quiet_hours", "quiet_now", "quiet_until"]
+__all__ = ["QuietNow", "quiet_hours", "quiet_hours_refusal", "quiet_now", "quiet_until"]
 
 
 @dataclass(frozen=True, slots=True)
