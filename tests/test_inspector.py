@@ -90,7 +90,8 @@ class Inspector:
     def __init__(self, bin_dir: Path, home: Path, server_env: Mapping[str, str]) -> None:
         self.bin_dir = bin_dir
         self.env = node_env(bin_dir, home)
-        self.server_env = dict(server_env)
+        # Quiet hours are on by default: the test number's sends would be refused at night.
+        self.server_env = {"SMSAI_QUIET_HOURS": "off", **server_env}
 
     def run(self, *args: str, era: str = "legacy", target: list[str] | None = None) -> Run:
         command = [str(self.bin_dir / "mcp-inspector"), "--cli", "--format", "json", "-q", "--protocol-era", era]
