@@ -252,3 +252,33 @@ def test_a_stdio_server_exits_within_half_a_second_of_its_stdin_closing(sandbox_
         process.stdout.close()
     assert exit_code == 0, (tmp_path / "stderr.log").read_text()
     assert took < 0.5, f"the server took {took:.2f} s to exit"
+
+
+@pytest.mark.slow
+def test_requests_written_with_stdin_closed_at_once_are_all_answered(tmp_path: Path) -> None:
+    """A host (or a script) may write its requests and close stdin before the server has read a line: each request,
+    one of them split across writes, still gets its answer, and nothing but those answers reaches stdout."""
+    lines = [json.dumps(message) + "\n" for message in _stdio_requests("legacy", {"name": "check_balance"})]
+    lines.insert(2, json.dumps({"jsonrpc": "2.0", "id": "list", "method": "tools/list"}) + "\n")
+    wire = "".join(lines).encode()
+    process = subprocess.Popen(
+        [*SERVER, "--sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    middle = len(wire) - 20  # inside the last request: its line reaches the server in two pieces
+    process.stdin.write(wire[:middle])
+    process.stdin.flush()
+    time.sleep(0.2)
+    process.stdin.write(wire[middle:])
+    process.stdin.close()
+    answers = [json.loads(line) for line in process.stdout.read().splitlines()]
+    process.wait(timeout=30)
+    assert [answer.get("id") for answer in answers] == [1, "list", 2], answers
+    assert "tools" in answers[1]["result"]
+    assert "credits_usd" in answers[2]["result"]["structuredContent"]
+    assert process.returncode == 0
