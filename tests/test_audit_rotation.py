@@ -40,6 +40,7 @@ def _lines(state_dir: Path) -> list[dict[str, object]]:
     return [json.loads(line) for path in _audit_files(state_dir) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 def test_concurrent_writers_across_rotations_lose_and_split_no_line(tmp_path: Path) -> None:
     writers, per_writer, max_bytes = 4, 150, 20_000  # about 80 kB: several rotations, fewer than KEPT_FILES
     path = tmp_path / "audit.jsonl"

@@ -54,6 +54,7 @@ async def get_message_tool_result(client: Client, result: CallToolResult) -> dic
     return assert_matches_output_schema(tool, result)
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 @pytest.mark.parametrize("era", ERAS)
 async def test_waiting_returns_as_soon_as_the_message_is_delivered(
     sandbox: Sandbox, settings: Settings, era: str
@@ -70,6 +71,7 @@ async def test_waiting_returns_as_soon_as_the_message_is_delivered(
     assert posts(sandbox) == 1
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 @pytest.mark.parametrize("era", ERAS)
 async def test_waiting_returns_as_soon_as_the_message_failed(sandbox: Sandbox, settings: Settings, era: str) -> None:
     async with connect(settings, era) as client:
@@ -95,6 +97,7 @@ async def test_without_wait_seconds_the_status_comes_back_at_once(
     assert posts(sandbox) == 1
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_wait_that_runs_out_returns_the_current_status_saying_it_is_not_final(
     sandbox: Sandbox, settings: Settings, era: str, monkeypatch: pytest.MonkeyPatch
@@ -115,6 +118,7 @@ async def test_a_wait_that_runs_out_returns_the_current_status_saying_it_is_not_
     assert posts(sandbox) == 1
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 @pytest.mark.parametrize("era", ERAS)
 async def test_progress_reaches_a_client_that_gave_a_progress_token(
     sandbox: Sandbox, settings: Settings, era: str, monkeypatch: pytest.MonkeyPatch

@@ -149,6 +149,7 @@ async def test_a_send_answer_the_ledger_cannot_record_leaves_the_send_unknown_so
 # As a hostile upstream: a sent list that never ends
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_a_sent_list_that_never_ends_does_not_hold_a_lost_send_past_its_timeout(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:
@@ -529,6 +530,7 @@ async def test_an_agent_cannot_pass_the_confirmation_as_an_argument(
 # A failure after the POST (the audit log unwritable) is never "nothing was sent"
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_a_failure_after_the_post_never_says_nothing_was_sent(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:

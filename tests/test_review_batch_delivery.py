@@ -144,6 +144,7 @@ async def test_a_batch_to_one_block_of_numbers_past_its_limit_sends_only_as_many
 # 3. Delivery: waiting cannot be turned against the account
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_parallel_waits_beyond_a_tenants_bound_answer_at_once_instead_of_polling_the_upstream(
     settings: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +313,7 @@ async def test_a_batch_token_replayed_after_a_rate_limit_on_one_recipient_never_
     assert len(sent_to(sandbox)) == len(set(sent_to(sandbox))) == 2
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_waits_the_client_gave_up_on_free_their_places_for_later_waits(
     settings: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -204,6 +204,7 @@ def small_pages(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterator[Sa
     sandbox.config.per_page, sandbox.config.oldest_first = per_page, oldest_first
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_a_lookup_reads_every_page_of_newer_messages_however_many(
     settings: Settings, small_pages: Sandbox, era: str
 ) -> None:
@@ -270,6 +271,7 @@ async def test_one_message_never_settles_two_attempts(settings: Settings, sandbo
 # 4. Released only by a full lookup made 15 minutes on
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_an_unknown_attempt_is_released_only_by_a_full_lookup_15_minutes_on(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:
@@ -302,6 +304,7 @@ async def test_an_unknown_attempt_is_released_only_by_a_full_lookup_15_minutes_o
 # 5. A long-running server keeps reconciling
 
 
+@pytest.mark.slow  # waits on the clock (about a second or more), not on the CPU
 async def test_the_background_loop_settles_an_unknown_send_without_a_restart(
     settings: Settings, sandbox: Sandbox, era: str
 ) -> None:
