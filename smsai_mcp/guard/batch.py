@@ -135,7 +135,7 @@ class BatchGuard:
     def asks_a_person(self, batch: CheckedBatch) -> bool:
         """Whether a person is asked about this batch when the client can ask: not when every number is one the
         user sends to without a question."""
-        return bool(batch.sendable) and asks_a_person(self._settings, self._numbers(batch))
+        return bool(batch.sendable) and asks_a_person(self._settings, batch.numbers)
 
     async def question(self, batch: CheckedBatch) -> BatchQuestion:
         budget = self._settings.daily_budget_usd
@@ -161,7 +161,7 @@ class BatchGuard:
             if isinstance(confirmation, BatchOutcome):
                 await self._audit_each(batch, event="confirmation_required")
                 return confirmation
-            skipped = skips_confirmation(self._settings, self._numbers(batch))
+            skipped = skips_confirmation(self._settings, batch.numbers)
             confirmed = [
                 ConfirmedSend(
                     c,
@@ -185,7 +185,7 @@ class BatchGuard:
     ) -> str | BatchOutcome | None:
         """The id of the batch's confirmation (None when none is needed), or the token to hand back first."""
         mode = self._settings.confirm
-        if mode == "off" or skips_confirmation(self._settings, self._numbers(batch)):
+        if mode == "off" or skips_confirmation(self._settings, batch.numbers):
             return None
         if asked is not None:
             return persons_confirmation(asked)
@@ -204,10 +204,6 @@ class BatchGuard:
             return "token:" + self._tokens.verify(token, batch.fingerprint, now=now)
         except Refusal as refusal:  # worded for send_sms; a batch's agent needs the batch's words
             raise Refusal(BATCH_TOKEN_REFUSALS.get(refusal.code, str(refusal)), code=refusal.code) from None
-
-    @staticmethod
-    def _numbers(batch: CheckedBatch) -> list[str]:
-        return [c.prepared.number.e164 for c in batch.sendable]
 
     async def _reserve_and_send(
         self, confirmed: Sequence[ConfirmedSend], progress: Progress | None, keyed: tuple[str, str] | None

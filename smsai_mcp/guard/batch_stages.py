@@ -96,6 +96,11 @@ class CheckedBatch:
     spent_today_micro: int
     keyed: tuple[str, str] | None = None  # the store's name for its idempotency key, and what the key stands for
 
+    @property
+    def numbers(self) -> list[str]:
+        """The E.164 numbers it would send to, in order."""
+        return [checked.prepared.number.e164 for checked in self.sendable]
+
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
