@@ -29,7 +29,6 @@ from smsai_mcp.guard.stages import ConfirmedSend, SendOutcome
 from smsai_mcp.guard.steps.cost import budget_refusal
 from smsai_mcp.guard.steps.earlier import answer_from_earlier, still_unknown_refusal
 from smsai_mcp.guard.steps.hourly_limit import recipient_limit_refusal
-from smsai_mcp.guard.steps.monthly_budget import monthly_budget_refusal
 from smsai_mcp.guard.steps.velocity import number_block_refusal, recipients_per_hour_refusal
 from smsai_mcp.sms.money import micro, usd_of_micro, utc_day
 from smsai_mcp.sms.phone import same_number
@@ -154,7 +153,7 @@ class Sender:
                 raise budget_refusal(checked.estimate, spent, self._settings.daily_budget_usd)
             case MonthlyBudgetExceeded(spent):
                 monthly = self._settings.monthly_budget_usd
-                raise monthly_budget_refusal(checked.estimate, spent, monthly if monthly is not None else Decimal(0))
+                raise budget_refusal(checked.estimate, spent, monthly or Decimal(0), monthly=True)
             case ConfirmationAlreadyUsed():
                 raise Refusal(
                     "This confirmation was already used for a send; a confirmation counts once. "

@@ -55,13 +55,17 @@ async def daily_budget(prepared: PreparedSend, context: GuardContext) -> SendOut
     return None
 
 
-def budget_refusal(estimated: Estimate, spent_micro: int, budget: Decimal) -> Refusal:
+def budget_refusal(estimated: Estimate, spent_micro: int, budget: Decimal, *, monthly: bool = False) -> Refusal:
+    """The daily budget's refusal, or with `monthly` the monthly one's: the same sentence for its own period."""
     spent = usd_of_micro(spent_micro)
     left = max(budget - spent, Decimal(0))
+    period, name, so_far, next_one = (
+        ("this month's", "monthly", " this UTC month", "month") if monthly else ("today's", "daily", "", "day")
+    )
     return Refusal(
-        f"This message (about ${estimated.estimated_cost_usd:.4f}) would take today's spending past the daily "
-        f"budget of ${budget} (SMSAI_DAILY_BUDGET_USD): ${spent:.4f} is already spent or reserved, "
-        f"${left:.4f} is left. Wait for the next UTC day, or ask the user to raise the budget.",
-        code="daily_budget",
+        f"This message (about ${estimated.estimated_cost_usd:.4f}) would take {period} spending past the {name} "
+        f"budget of ${budget} (SMSAI_{name.upper()}_BUDGET_USD): ${spent:.4f} is already spent or reserved{so_far}, "
+        f"${left:.4f} is left. Wait for the next UTC {next_one}, or ask the user to raise the budget.",
+        code=f"{name}_budget",
         estimate=estimated,
     )
