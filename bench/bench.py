@@ -1,6 +1,7 @@
 """smsai-mcp against a bare MCPServer baseline, side by side in one run, alternating, medians and ratios.
 
-    python bench/bench.py [--runs 10] [--calls 300] [--seconds 5] [--ledger-rows 100000,1000000] [--memory-calls 5000]
+    python bench/bench.py [--runs 10] [--calls 300] [--seconds 5] [--http-rounds 3] [--ledger-rows 100000,1000000]
+        [--memory-calls 5000] [--only ledger|http]
 
 The upstream is the sandbox in a process of its own (bench/upstream.py); the baseline is bench/bare_server.py,
 logging as smsai-mcp does (nothing per request). HTTP load comes from wrk (bench/mcp_call.lua, 2026-07-28
@@ -129,19 +130,26 @@ async def upstream_posts_per_send(base_url: str) -> float:
         return (sum((await http.get(counts_url)).json()["counts"].values()) - before) / sends
 
 
-async def http_rows(base_url: str, seconds: float) -> list[Row]:
+async def http_rows(base_url: str, seconds: float, rounds: int) -> list[Row]:
     rows: list[Row] = []
     generators = set()
     for clients in (1, 10, 50):
-        rate: dict[str, list[float]] = {}
-        for name in NAMES:
-            port = free_port()
-            with http_measures.serving(http_measures.http_command(name, port), server_env(base_url), port) as url:
-                await anyio.to_thread.run_sync(http_measures.load, url, "check_balance", clients, 2)  # warm
-                result = await anyio.to_thread.run_sync(http_measures.load, url, "check_balance", clients, seconds)
-            assert result.errors == 0, f"{name}: {result.errors} failed calls"
-            rate[name] = [result.calls_per_second]
-            generators.add(result.generator)
+        rate: dict[str, list[float]] = {name: [] for name in NAMES}
+        async with AsyncExitStack() as servers:
+            urls = {}
+            for name in NAMES:  # both up at once, loaded in turn: an idle server costs the other nothing
+                port = free_port()
+                command = http_measures.http_command(name, port)
+                urls[name] = servers.enter_context(http_measures.serving(command, server_env(base_url), port))
+                await anyio.to_thread.run_sync(http_measures.load, urls[name], "check_balance", clients, 2)  # warm
+            for _ in range(rounds):  # alternate, so drift on the machine hits both alike
+                for name in NAMES:
+                    result = await anyio.to_thread.run_sync(
+                        http_measures.load, urls[name], "check_balance", clients, seconds
+                    )
+                    assert result.errors == 0, f"{name}: {result.errors} failed calls"
+                    rate[name].append(result.calls_per_second)
+                    generators.add(result.generator)
         rows.append(compared(f"`check_balance` throughput (HTTP, {clients} clients)", rate, "0.95x or more", float))
     port = free_port()
     with http_measures.serving(http_measures.http_command("smsai-mcp", port), server_env(base_url), port) as url:
@@ -193,14 +201,18 @@ async def ledger_rows(base_url: str, sizes: list[int], sends: int) -> list[Row]:
 
 async def main(arguments: argparse.Namespace) -> None:
     rows: list[Row] = []
+    only = arguments.only
     with upstream() as base_url:
-        if arguments.only != "ledger":
+        if only is None:
             rows += await stdio_rows(base_url, arguments.runs, arguments.calls, arguments.memory_calls)
-            rows += await http_rows(base_url, arguments.seconds)
+        if only in (None, "http"):
+            rows += await http_rows(base_url, arguments.seconds, arguments.http_rounds)
+        if only is None:
             posts = await upstream_posts_per_send(base_url)
             rows.append(shown_now(("upstream requests per `send_sms` (steady state)", "", f"{posts:.2f}", "", "1")))
-        sizes = [int(size) for size in arguments.ledger_rows.split(",") if size]
-        rows += await ledger_rows(base_url, sizes, arguments.sends)
+        if only in (None, "ledger"):
+            sizes = [int(size) for size in arguments.ledger_rows.split(",") if size]
+            rows += await ledger_rows(base_url, sizes, arguments.sends)
     print("| measure | bare MCPServer | smsai-mcp | ratio | target |")  # noqa: T201
     print("|---|---|---|---|---|")  # noqa: T201
     for row in rows:
@@ -212,8 +224,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--http-rounds", type=int, default=3, help="loads of --seconds per server and client count")
     parser.add_argument("--sends", type=int, default=30)
     parser.add_argument("--ledger-rows", default="100000,1000000")
     parser.add_argument("--memory-calls", type=int, default=5_000)
-    parser.add_argument("--only", choices=["ledger"], help="time only the sends on a growing ledger")
+    parser.add_argument("--only", choices=["ledger", "http"], help="time only the ledger growth, or only HTTP")
     anyio.run(main, parser.parse_args())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -211,6 +212,12 @@ async def test_logs_are_json_with_request_id_and_tenant_never_token_or_text(
     entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert entries
     assert any(entry.get("tenant") == "default" and entry.get("request_id") for entry in entries)
+    tool_calls = [entry for entry in entries if entry["message"] == "tool call"]
+    assert [entry["tool"] for entry in tool_calls] == ["send_sms", "send_sms"]
+    assert [entry["outcome"] for entry in tool_calls] == ["ok", "error"]
+    ids = [entry["request_id"] for entry in tool_calls]
+    assert len(set(ids)) == 2 and all(re.fullmatch(r"[0-9a-f]{16}", request_id) for request_id in ids)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"]) for entry in entries)
     for secret in (SANDBOX_TOKEN, KEY_A, body):
         assert secret not in log
     assert posts(sandbox) == 1

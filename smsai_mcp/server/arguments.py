@@ -9,6 +9,7 @@ so the first tool call does not pay for them.
 from __future__ import annotations
 
 import functools
+import gc
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -115,6 +116,14 @@ class ArgumentCheck:
         recipient_time_zones(parse_e164("+12025550123").e164, "US")  # loads phonenumbers and its metadata
         self._nothing_required = frozenset(name for name, schema in schemas.items() if not schema.get("required"))
         self._validators = validators
+        _freeze_what_start_up_built()
+
+
+@functools.cache  # once a process: a later freeze would also keep whatever garbage is waiting to be collected
+def _freeze_what_start_up_built() -> None:
+    """Modules, tools, validators and phone metadata live as long as the process: moved out of the collector's
+    generations, so its full passes stop walking them (about 1.5% of a tool call's CPU over HTTP)."""
+    gc.freeze()
 
 
 def is_error(result: HandlerResult) -> bool:

@@ -3,6 +3,8 @@ protection and limits, with the fair share of sessions, the drain, JSON log cont
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterable
+
 import httpx2
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.request_state import RequestStateSecurity
@@ -83,13 +85,17 @@ class _LowerCaseHost:
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = scope.get("headers", ())
-        if scope["type"] == "http" and any(name == b"host" and value.lower() != value for name, value in headers):
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Returns the next layer's call itself: a layer that only looks at the headers adds no await of its own.
+        if scope["type"] == "http" and _host_has_capitals(scope["headers"]):
             # Copied only when a host name has capitals: most requests pass through untouched.
             headers = [(name, value.lower() if name == b"host" else value) for name, value in scope["headers"]]
             scope = {**scope, "headers": headers}
-        await self._app(scope, receive, send)
+        return self._app(scope, receive, send)
+
+
+def _host_has_capitals(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(name == b"host" and value.lower() != value for name, value in headers)
 
 
 def _url_host(host: str) -> str:

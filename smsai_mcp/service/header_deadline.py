@@ -31,23 +31,27 @@ class HeaderDeadlineProtocol(H11Protocol):
         self._arm()  # a client that connects and sends nothing is waited for no longer than one that dribbles
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_headers():
-            self._arm()
         super().data_received(data)
-        if not self._awaiting_headers():
-            self._disarm()
+        self._watch_headers()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self._awaiting_headers():
-            self._arm()  # the next request on this connection, perhaps already half read, gets its own deadline
+        self._watch_headers()  # the next request on this connection may already be half read
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _awaiting_headers(self) -> bool:
-        return self.conn.their_state is h11.IDLE
+    def _watch_headers(self) -> None:
+        """Armed while part of a request has come but not all its headers. A request that arrives whole arms
+        nothing; between requests, uvicorn's own keep-alive timeout watches the idle connection."""
+        if not self.transport.is_closing() and self._headers_begun():
+            self._arm()
+        else:
+            self._disarm()
+
+    def _headers_begun(self) -> bool:
+        return self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
 
     def _arm(self) -> None:
         if self._header_deadline is None:  # armed once per request: more bytes do not buy more time
@@ -60,7 +64,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
-        if self._awaiting_headers() and not self.transport.is_closing():
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             logger.info("closed a connection whose request headers took over %.0fs", self.header_timeout_seconds)
             self.transport.close()
 

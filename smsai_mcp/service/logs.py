@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import functools
+import itertools
 import json
 import logging
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,27 +23,30 @@ logger = logging.getLogger("smsai_mcp.service")  # the name its log lines have a
 _EXTRA_FIELDS = ("tool", "outcome", "duration_ms")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_request_id", default=None)
 _tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("smsai_tenant", default=None)
+# A request id is this process's random part and a count: unique across replicas, with no random read per request.
+_PROCESS_PART = secrets.token_hex(4)
+_request_count = itertools.count(1)
 
 
 async def with_log_context(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """MCP middleware: every log line of this request knows its id and tenant; a tool call ends with one line."""
     access = get_access_token()
-    request_id_token = _request_id.set(uuid.uuid4().hex[:16])
+    request_id_token = _request_id.set(f"{_PROCESS_PART}{next(_request_count):08x}")
     tenant_token = _tenant.set(access.client_id if access is not None else None)
     started = time.perf_counter()
     try:
         result = await call_next(ctx)
-        if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
+        if ctx.method == "tools/call" and isinstance(ctx.params, Mapping) and logger.isEnabledFor(logging.INFO):
             # Which tool, how it ended, how long it took; never its arguments.
             failed = result.get("isError") if isinstance(result, dict) else getattr(result, "is_error", False)
-            logger.info(
-                "tool call",
-                extra={
-                    "tool": str(ctx.params.get("name")),
-                    "outcome": "error" if failed else "ok",
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            fields = {
+                "tool": str(ctx.params.get("name")),
+                "outcome": "error" if failed else "ok",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            # Made here, not by logger.info, which would walk the whole async stack for a caller no line shows.
+            line = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "tool call", (), None, extra=fields)
+            logger.handle(line)
         return result
     finally:
         _request_id.reset(request_id_token)
@@ -53,7 +58,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -70,11 +75,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=1)  # lines come many a second: format each second once
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def configure_json_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    formatter = JsonFormatter()
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
