@@ -216,7 +216,8 @@ async def test_logs_are_json_with_request_id_and_tenant_never_token_or_text(
     assert [entry["tool"] for entry in tool_calls] == ["send_sms", "send_sms"]
     assert [entry["outcome"] for entry in tool_calls] == ["ok", "error"]
     ids = [entry["request_id"] for entry in tool_calls]
-    assert len(set(ids)) == 2 and all(re.fullmatch(r"[0-9a-f]{16}", request_id) for request_id in ids)
+    assert len(set(ids)) == 2
+    assert all(re.fullmatch(r"[0-9a-f]{16}", request_id) for request_id in ids)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"]) for entry in entries)
     for secret in (SANDBOX_TOKEN, KEY_A, body):
         assert secret not in log
