@@ -28,8 +28,10 @@ from smsai_mcp.state.store import (
     KeyReusedForAnotherMessage,
     MonthlyBudgetExceeded,
     NumberBlockReached,
+    Pause,
     RecipientLimitReached,
     RecipientsPerHourReached,
+    Standing,
     StateStore,
     StillUnknown,
     Velocity,
@@ -519,6 +521,24 @@ async def test_running_totals_follow_every_change_by_day_and_month(open_store: S
     assert await reopened.spent_month_micro(MONTH) == 24_000
 
 
+async def test_standing_reads_the_days_and_months_totals_and_the_pause_at_once(open_store: StoreFactory) -> None:
+    store = open_store()
+    assert await store.standing(DAY, MONTH) == Standing(spent_today_micro=0, spent_month_micro=0, pause=None)
+    today, earlier = attempt(body="t", reserved=10_000), on_day(attempt(body="e", reserved=5_000), f"{MONTH}-02")
+    for a in (today, earlier):
+        assert isinstance(await store.begin(limits(a), now=NOW), Begun)
+    await store.settle(today.id, charged_micro=7_000, message_id=1, message_json='{"id": 1}')
+    paused = await store.pause("the weekend", now=NOW)
+    assert await open_store().standing(DAY, MONTH) == Standing(
+        spent_today_micro=7_000, spent_month_micro=12_000, pause=paused
+    )
+    assert await store.standing(f"{MONTH}-02", "2027-02") == Standing(5_000, 0, paused)
+    await store.pause(None, now=NOW + 60)  # no reason given: the pause keeps its start and says none
+    assert (await store.standing(DAY, MONTH)).pause == Pause(reason=None, since=paused.since)
+    await store.resume()
+    assert (await store.standing(DAY, MONTH)).pause is None
+
+
 async def test_monthly_budget_refuses_a_reservation_past_it_across_days(open_store: StoreFactory) -> None:
     store = open_store()
     earlier_day = on_day(attempt(body="a", reserved=60_000), f"{MONTH}-02")
@@ -643,6 +663,7 @@ async def test_a_redis_store_kept_before_monthly_totals_counts_the_days_it_still
     await client.set(f"{prefix}spent:2027-02-01", 99_000)  # another month
     await client.aclose()
     assert await store.spent_month_micro(MONTH) == 50_000
+    assert await store.standing(DAY, MONTH) == Standing(spent_today_micro=20_000, spent_month_micro=50_000, pause=None)
     over = attempt(reserved=60_000)
     assert await store.begin(limits(over, monthly=100_000), now=NOW) == MonthlyBudgetExceeded(50_000)
     fits = attempt(body="fits", reserved=50_000)

@@ -44,7 +44,7 @@ from smsai_mcp.sms.estimate import Estimate, estimate_message
 from smsai_mcp.sms.local_time import local_time
 from smsai_mcp.sms.money import usd_of_micro, utc_day, utc_month
 from smsai_mcp.sms.price_cache import PriceCache
-from smsai_mcp.state.store import Pause, StateStore, StoreUnavailable
+from smsai_mcp.state.store import Standing, StateStore, StoreUnavailable
 
 __all__ = ["STEPS", "SendGuard"]
 
@@ -230,11 +230,7 @@ class SendGuard:
         """Settle or release, on evidence only, attempts that a crash or a lost answer left open."""
         return await self.reconciler.reconcile()
 
-    async def pause_state(self) -> Pause | None:
-        return await self._store.pause_state()
-
-    async def spent_today_micro(self) -> int:
-        return await self._store.spent_micro(utc_day(self._clock()))
-
-    async def spent_this_month_micro(self) -> int:
-        return await self._store.spent_month_micro(utc_month(self._clock()))
+    async def standing(self) -> Standing:
+        """Spent today and this month (UTC), and the pause: what check_balance shows, in one read."""
+        now = self._clock()
+        return await self._store.standing(utc_day(now), utc_month(now))

@@ -70,11 +70,11 @@ def add_read_tools(mcp: ToolSet) -> None:
         runtime = tenant(ctx)
         api, _ = runtime.require_api()
         balance = await api.balance()
-        guard = runtime.require_guard()
-        spent = usd_of_micro(await guard.spent_today_micro())
-        spent_this_month = usd_of_micro(await guard.spent_this_month_micro())
+        standing = await runtime.require_guard().standing()
+        spent = usd_of_micro(standing.spent_today_micro)
+        spent_this_month = usd_of_micro(standing.spent_month_micro)
         budget = runtime.settings.daily_budget_usd
-        pause = await runtime.require_guard().pause_state()
+        pause = standing.pause
         monthly = runtime.settings.monthly_budget_usd
         return BalanceResult(
             credits_usd=balance.credits_usd,

@@ -27,6 +27,7 @@ __all__ = [
     "Pause",
     "RecipientLimitReached",
     "RecipientsPerHourReached",
+    "Standing",
     "StillUnknown",
     "StoreUnavailable",
     "Velocity",
@@ -144,6 +145,16 @@ class Pause:
 
     reason: str | None
     since: float  # unix seconds of the pause that is in force (pausing again keeps it)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What check_balance shows of the store, read in one go: the day's and the month's running totals (charged
+    plus still reserved) and the pause in force."""
+
+    spent_today_micro: int
+    spent_month_micro: int
+    pause: Pause | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from smsai_mcp.state.records import IDEMPOTENCY_SECONDS
 from smsai_mcp.state.redis_reachable import reachable
-from smsai_mcp.state.store import OptOut, Pause
+from smsai_mcp.state.store import OptOut, Pause, Standing
 
 __all__ = ["RedisLists"]
 
@@ -37,6 +37,9 @@ return redis.call('HGET', key, 'since')
 class RedisLists:
     _redis: Any
     _prefix: str
+
+    async def spent_month_micro(self, month: str) -> int:
+        raise NotImplementedError  # RedisStore's: a month not kept yet is made from its days
 
     @reachable
     async def add_opt_out(self, number: str, note: str | None, *, now: float) -> OptOut:
@@ -83,10 +86,17 @@ class RedisLists:
 
     @reachable
     async def pause_state(self) -> Pause | None:
-        fields: dict[str, str] = await self._redis.hgetall(f"{self._prefix}pause")
-        if "since" not in fields:
-            return None
-        return Pause(reason=fields.get("reason") or None, since=float(fields["since"]))
+        return _pause(await self._redis.hgetall(f"{self._prefix}pause"))
+
+    @reachable
+    async def standing(self, day: str, month: str) -> Standing:
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip for the three
+            pipe.get(f"{self._prefix}spent:{day}")
+            pipe.get(f"{self._prefix}spentm:{month}")
+            pipe.hgetall(f"{self._prefix}pause")
+            today, this_month, pause = await pipe.execute()
+        month_micro = int(this_month) if this_month is not None else await self.spent_month_micro(month)
+        return Standing(spent_today_micro=int(today or 0), spent_month_micro=month_micro, pause=_pause(pause))
 
     @reachable
     async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
@@ -107,3 +117,9 @@ def _opt_out(number: str, fields: dict[str, str]) -> OptOut | None:
     if "since" not in fields:  # removed between the page and its read
         return None
     return OptOut(number=number, since=float(fields["since"]), note=fields.get("note") or None)
+
+
+def _pause(fields: dict[str, str]) -> Pause | None:
+    if "since" not in fields:
+        return None
+    return Pause(reason=fields.get("reason") or None, since=float(fields["since"]))

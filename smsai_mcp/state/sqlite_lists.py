@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from smsai_mcp.state.records import IDEMPOTENCY_SECONDS
-from smsai_mcp.state.store import OptOut, Pause
+from smsai_mcp.state.store import OptOut, Pause, Standing
 
 __all__ = ["SCHEMA", "SqliteLists"]
 
@@ -84,6 +84,17 @@ class SqliteLists:
     async def pause_state(self) -> Pause | None:
         row = self._read(lambda db: db.execute("SELECT reason, since FROM pause").fetchone())
         return None if row is None else Pause(reason=row[0], since=float(row[1]))
+
+    async def standing(self, day: str, month: str) -> Standing:
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT (SELECT spent_micro FROM totals WHERE period = ?), (SELECT spent_micro FROM totals WHERE "
+                "period = ?), EXISTS (SELECT 1 FROM pause), (SELECT reason FROM pause), (SELECT since FROM pause)",
+                (day, month),
+            ).fetchone()
+        )
+        pause = Pause(reason=row[3], since=float(row[4])) if row[2] else None
+        return Standing(spent_today_micro=int(row[0] or 0), spent_month_micro=int(row[1] or 0), pause=pause)
 
     async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
         def claim(db: sqlite3.Connection) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "Pause",
     "RecipientLimitReached",
     "RecipientsPerHourReached",
+    "Standing",
     "StateStore",
     "StillUnknown",
     "StoreUnavailable",
@@ -71,6 +72,7 @@ from smsai_mcp.state.records import (
     Pause,
     RecipientLimitReached,
     RecipientsPerHourReached,
+    Standing,
     StillUnknown,
     StoreUnavailable,
     Velocity,
@@ -193,6 +195,9 @@ class StateStore(Protocol):
 
     async def pause_state(self) -> Pause | None:
         """The pause in force, if any: one cheap read, made before every send."""
+
+    async def standing(self, day: str, month: str) -> Standing:
+        """The totals of a UTC day and month and the pause, in one read (one round trip on Redis)."""
 
     async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
         """Let a batch idempotency key stand for one batch for 24 hours, unless it already stands for one (atomic);
