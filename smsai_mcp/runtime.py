@@ -124,11 +124,18 @@ class Runtime:
 
 
 class LiveRuntime:
-    """Where the runtime can be found from outside a tool (the health checks) while the server runs."""
+    """Where the runtime can be found from outside a tool (the health checks) while the server runs.
+    `warm_when_listed`: the transport calls `warm` once the tools are listed (stdio), so the HTTP pool is built
+    then rather than at start, where it competed with answering `initialize` and `tools/list`."""
 
-    runtime: Runtime | None = None
+    def __init__(self, *, warm_when_listed: bool = False) -> None:
+        self.runtime: Runtime | None = None
+        self.warm_when_listed = warm_when_listed
+        self.http: HttpPool | None = None  # the pool `warm` builds, when it is warmed then
 
     def warm(self) -> None:
+        if self.http is not None:
+            self.http.build()
         if self.runtime is not None:
             self.runtime.warm()
 
@@ -149,7 +156,10 @@ async def open_runtime(
         runtime = Runtime({name: tenant_runtime(tenant, http, stack, clock) for name, tenant in tenants.items()})
         task_group = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(task_group.cancel_scope.cancel)  # the reconciling loops run until the server stops
-        task_group.start_soon(http.warm)  # off the event loop, while the client says hello
+        if live is not None and live.warm_when_listed:
+            live.http = http
+        else:
+            task_group.start_soon(http.warm)  # off the event loop, while the client says hello
         for tenant in runtime.tenants.values():
             if tenant.lazy_guard is not None:
                 # Settle what a crash or a lost answer left open, at start and then now and again, without

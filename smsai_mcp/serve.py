@@ -38,7 +38,7 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandb
 
     if note_if_started_in_a_terminal():
         let_ctrl_c_end_terminal_input()
-    live = LiveRuntime()
+    live = LiveRuntime(warm_when_listed=True)
     serve_stdio(build_server(settings, transport=upstream, live=live), after_listing=live.warm)
     return 0
 
