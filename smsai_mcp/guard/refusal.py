@@ -48,6 +48,7 @@ __all__ = [
     "AUDIT_UNWRITABLE",
     "LEDGER_UNWRITABLE",
     "NOTHING_SENT",
+    "READ_ONLY_REASON",
     "OutcomeUnknown",
     "Refusal",
     "ledger_refusal",
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 NOTHING_SENT = "Nothing was sent. "
+READ_ONLY_REASON = "This service is read-only for your access key: it may not send SMS."
 _STATE_DIR_TROUBLE = (
     "(the disk may be full, or SMSAI_STATE_DIR removed or made read-only; the server's log has the details)"
 )

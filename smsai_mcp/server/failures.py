@@ -10,8 +10,7 @@ from typing import ParamSpec, TypeVar, cast
 from mcp.types import CallToolResult, TextContent
 
 from smsai_mcp.client.errors import ApiError
-from smsai_mcp.guard.dry_run import READ_ONLY_REASON
-from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal, ledger_trouble
+from smsai_mcp.guard.refusal import NOTHING_SENT, READ_ONLY_REASON, OutcomeUnknown, Refusal, ledger_trouble
 from smsai_mcp.runtime import ToolRefusal
 from smsai_mcp.sms.estimate import UnsupportedDestination
 from smsai_mcp.sms.phone import InvalidPhoneNumber
