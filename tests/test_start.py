@@ -38,6 +38,7 @@ SEND_PATH = (
     "smsai_mcp.guard.send",
     "smsai_mcp.guard.steps.quiet_hours",
     "smsai_mcp.sms.content_rules",
+    "smsai_mcp.sms.estimate",
 )
 
 

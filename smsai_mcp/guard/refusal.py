@@ -40,9 +40,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.state.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from smsai_mcp.sms.estimate import Estimate
 
 __all__ = [
     "AUDIT_UNWRITABLE",
