@@ -12,7 +12,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from smsai_mcp import __version__
-from smsai_mcp.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     import argparse
@@ -112,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Nothing is left to free once the process ends: the collection Python runs at exit took over a second.
     atexit.register(gc.freeze)
     args = _arguments(argv)
+    if args.command is None and args.transport == "stdio":
+        # A start allocates much and frees little: its collections were a few percent of it. The stdio server
+        # collects once, and turns them back on, when the tools are listed (serve.py).
+        gc.disable()
+    from smsai_mcp.config import ConfigError, Settings
+
     _configure_logging()
     try:
         if args.command == "sandbox":
@@ -153,3 +158,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import httpx2
@@ -39,7 +40,13 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandb
     if note_if_started_in_a_terminal():
         let_ctrl_c_end_terminal_input()
     live = LiveRuntime(warm_when_listed=True)
-    serve_stdio(build_server(settings, transport=upstream, live=live), after_listing=live.warm)
+
+    def after_first_answer() -> None:
+        live.warm()
+        gc.collect()  # what the start left (cli.py turned collections off), here rather than in the first call
+        gc.enable()
+
+    serve_stdio(build_server(settings, transport=upstream, live=live), after_first_answer=after_first_answer)
     return 0
 
 

@@ -39,11 +39,11 @@ RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are differen
 class Unanswered:
     """The ids of the client's requests that have not been answered yet; read and written from two threads."""
 
-    def __init__(self, after_listing: Callable[[], None] | None = None) -> None:
+    def __init__(self, after_first_answer: Callable[[], None] | None = None) -> None:
         self._ids: set[RequestKey] = set()
         self._changed = threading.Condition()
-        self._listings: set[RequestKey] = set()  # the `tools/list` requests, until one is answered
-        self._after_listing = after_listing
+        self._awaited: set[RequestKey] = set()  # the requests past `initialize`, until one is answered
+        self._after_first_answer = after_first_answer
 
     def read(self, line: bytes) -> None:
         for message in _messages(line):
@@ -51,8 +51,8 @@ class Unanswered:
             if "method" in message and request is not None:
                 with self._changed:
                     self._ids.add(request)
-                    if message["method"] == "tools/list" and self._after_listing is not None:
-                        self._listings.add(request)
+                    if message["method"] != "initialize" and self._after_first_answer is not None:
+                        self._awaited.add(request)
             elif message.get("method") == "notifications/cancelled":
                 params = message.get("params")
                 cancelled = _key(params.get("requestId") if isinstance(params, dict) else None)
@@ -64,17 +64,17 @@ class Unanswered:
             answered = _key(message.get("id"))
             if "method" not in message and ("result" in message or "error" in message) and answered is not None:
                 self._forget(answered)
-                self._listed(answered)
+                self._first_answer(answered)
 
-    def _listed(self, key: RequestKey) -> None:
+    def _first_answer(self, key: RequestKey) -> None:
         with self._changed:
-            after = self._after_listing
-            if after is None or key not in self._listings:
+            after = self._after_first_answer
+            if after is None or key not in self._awaited:
                 return
-            self._after_listing = None
-            self._listings.clear()
+            self._after_first_answer = None
+            self._awaited.clear()
         # Once, on its own thread: the copy to stdout goes on while the send path loads.
-        threading.Thread(target=after, name="smsai-after-listing", daemon=True).start()
+        threading.Thread(target=after, name="smsai-after-first-answer", daemon=True).start()
 
     def _forget(self, key: RequestKey) -> None:
         with self._changed:
@@ -157,10 +157,11 @@ async def serve_stdio_async(
     mcp: MCPServer[Any],
     *,
     grace_seconds: float = STDIN_CLOSE_GRACE_SECONDS,
-    after_listing: Callable[[], None] | None = None,
+    after_first_answer: Callable[[], None] | None = None,
 ) -> None:
-    """`after_listing` runs once, on a thread of its own, when the first `tools/list` answer is on the wire."""
-    unanswered = Unanswered(after_listing)
+    """`after_first_answer` runs once, on a thread of its own, when the first answer to a request past
+    `initialize` is on the wire: a host's `tools/list`, at start."""
+    unanswered = Unanswered(after_first_answer)
     sys.stdout.flush()
     wire_in, wire_out = os.dup(0), os.dup(1)
     sdk_in, into_sdk = os.pipe()
@@ -186,6 +187,6 @@ async def serve_stdio_async(
         os.close(wire_out)
 
 
-def serve_stdio(mcp: MCPServer[Any], *, after_listing: Callable[[], None] | None = None) -> None:
+def serve_stdio(mcp: MCPServer[Any], *, after_first_answer: Callable[[], None] | None = None) -> None:
     """MCPServer.run() for stdio, except that closing stdin lets the calls in flight answer first."""
-    anyio.run(functools.partial(serve_stdio_async, mcp, after_listing=after_listing))
+    anyio.run(functools.partial(serve_stdio_async, mcp, after_first_answer=after_first_answer))

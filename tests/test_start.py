@@ -15,15 +15,22 @@ from smsai_mcp.sandbox import SANDBOX_TOKEN
 from tests.processes import server_env
 
 # Run as the server's process: notes which of the package's modules are loaded as the first tools/list answer
-# reaches the wire (the moment the send path starts loading), then serves as `python -m smsai_mcp` does.
+# reaches the wire (the moment the send path starts loading), and whether the garbage collector runs then and
+# after; then serves as `python -m smsai_mcp` does.
 _NOTING_SERVER = """
-import sys, threading
+import gc, sys, threading
 from smsai_mcp.cli import main
 start = threading.Thread.start
 def noting(self):
-    if self.name == "smsai-after-listing":
+    if self.name == "smsai-after-first-answer":
         loaded = sorted(name for name in sys.modules if name.startswith("smsai_mcp"))
         print("LOADED " + " ".join(loaded), file=sys.stderr, flush=True)
+        print(f"COLLECTING {gc.isenabled()}", file=sys.stderr, flush=True)
+        run = self.run
+        def then():
+            run()
+            print(f"COLLECTING {gc.isenabled()}", file=sys.stderr, flush=True)
+        self.run = then
     start(self)
 threading.Thread.start = noting
 raise SystemExit(main())
@@ -82,6 +89,8 @@ def test_tools_are_listed_before_the_send_path_loads_and_a_first_call_finds_it()
         assert not _answer(process, 3)["result"].get("isError")  # the guard, built once the tools were listed
     finally:
         _, stderr = process.communicate(timeout=60)  # closes stdin: the server stops
+    collecting = [line for line in stderr.decode().splitlines() if line.startswith("COLLECTING ")]
+    assert collecting == ["COLLECTING False", "COLLECTING True"]  # off for the start, on once it is over
     noted = [line for line in stderr.decode().splitlines() if line.startswith("LOADED ")]
     assert len(noted) == 1, stderr.decode()
     loaded = set(noted[0].split()[1:])
