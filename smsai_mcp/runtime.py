@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 import httpx2
 from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
@@ -160,6 +161,7 @@ async def open_runtime(
             live.http = http
         else:
             task_group.start_soon(http.warm)  # off the event loop, while the client says hello
+            task_group.start_soon(anyio.to_thread.run_sync, runtime.warm)  # the send path, likewise
         for tenant in runtime.tenants.values():
             if tenant.lazy_guard is not None:
                 # Settle what a crash or a lost answer left open, at start and then now and again, without
