@@ -3,20 +3,34 @@ do-not-text list, or pause and resume sending."""
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import gc
 import logging
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from smsai_mcp import __version__
-from smsai_mcp.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["main"]
 
+# What the parser makes of no arguments at all, the way a host starts the server (tests/test_start.py holds them
+# equal): that start then neither imports argparse nor builds its parser and sub-parsers.
+NO_ARGUMENTS = {"transport": "stdio", "host": "127.0.0.1", "port": 8000, "sandbox": False, "command": None}
+
+
+def _arguments(argv: Sequence[str] | None) -> Any:
+    given = sys.argv[1:] if argv is None else argv
+    return SimpleNamespace(**NO_ARGUMENTS) if not given else _parser().parse_args(given)
+
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # here, not at the top: a start with no arguments needs none of it
+
     parser = argparse.ArgumentParser(
         prog="smsai-mcp",
         description="An MCP server that texts people through SMS for AI, with cost estimates, caps and "
@@ -43,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_list_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
     opt_outs = commands.add_parser("opt-outs", help="the do-not-text list: numbers that are never texted")
     actions = opt_outs.add_subparsers(dest="opt_outs_command", metavar="{list,add,remove}", required=True)
     listing = actions.add_parser("list", help="show every number on the list, since when, and its note")
@@ -77,6 +93,8 @@ def _add_attempts_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _message_id(raw: str) -> int:
+    import argparse
+
     if not raw.isdigit() or int(raw) < 1:
         raise argparse.ArgumentTypeError(f"a message id is a whole number from 1, not {raw!r}")
     return int(raw)
@@ -92,7 +110,13 @@ def _configure_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # Nothing is left to free once the process ends: the collection Python runs at exit took over a second.
     atexit.register(gc.freeze)
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
+    if args.command is None and args.transport == "stdio":
+        # A start allocates much and frees little: its collections were a few percent of it. The stdio server
+        # collects once, and turns them back on, when the tools are listed (serve.py).
+        gc.disable()
+    from smsai_mcp.config import ConfigError, Settings
+
     _configure_logging()
     try:
         if args.command == "sandbox":
@@ -134,3 +158,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        gc.enable()

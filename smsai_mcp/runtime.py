@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 import httpx2
 from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
@@ -19,7 +22,6 @@ from smsai_mcp.client.api import HttpPool, SmsApi
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.audit import AuditLog
 from smsai_mcp.guard.balance import BalanceReader
-from smsai_mcp.guard.pipeline import SendGuard
 from smsai_mcp.guard.secret import load_or_create_secret
 from smsai_mcp.guard.tokens import ConfirmationTokens
 from smsai_mcp.sms.price_cache import PriceCache
@@ -27,7 +29,11 @@ from smsai_mcp.state.sqlite import SqliteStore
 from smsai_mcp.state.store import StateStore
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
 
+if TYPE_CHECKING:
+    from smsai_mcp.guard.pipeline import SendGuard
+
 __all__ = [
+    "LazyGuard",
     "LiveRuntime",
     "Runtime",
     "TenantRuntime",
@@ -55,15 +61,37 @@ class ToolRefusal(Exception):
     """A failure whose message is already the full sentence the model should read."""
 
 
+class LazyGuard:
+    """A tenant's send guard, built on first use: the send path is most of the package, and answering
+    `initialize` and `tools/list` needs none of it (a server warms it once its tools are listed)."""
+
+    def __init__(self, build: Callable[[], SendGuard]) -> None:
+        self._build: Callable[[], SendGuard] | None = build
+        self._guard: SendGuard | None = None
+        self._building = threading.Lock()  # the warm-up thread and a first call may ask at once
+
+    def get(self) -> SendGuard:
+        if self._guard is None:
+            with self._building:
+                if self._guard is None:
+                    assert self._build is not None
+                    self._guard, self._build = self._build(), None
+        return self._guard
+
+
 @dataclass(frozen=True, slots=True)
 class TenantRuntime:
     name: str
     settings: Settings
     api: SmsApi | None
     prices: PriceCache | None
-    guard: SendGuard | None
+    lazy_guard: LazyGuard | None
     balances: BalanceReader | None
     store: StateStore | None
+
+    @property
+    def guard(self) -> SendGuard | None:
+        return self.lazy_guard.get() if self.lazy_guard is not None else None
 
     def require_api(self) -> tuple[SmsApi, PriceCache]:
         if self.api is None or self.prices is None:
@@ -89,11 +117,28 @@ class Runtime:
             raise ToolRefusal("This request carries no access key for a tenant of this service.")
         return tenant
 
+    def warm(self) -> None:
+        """Build every tenant's send guard now (from a thread, once the tools are listed), not on a first call."""
+        for tenant in self.tenants.values():
+            if tenant.lazy_guard is not None:
+                tenant.lazy_guard.get()
+
 
 class LiveRuntime:
-    """Where the runtime can be found from outside a tool (the health checks) while the server runs."""
+    """Where the runtime can be found from outside a tool (the health checks) while the server runs.
+    `warm_when_listed`: the transport calls `warm` once the tools are listed (stdio), so the HTTP pool is built
+    then rather than at start, where it competed with answering `initialize` and `tools/list`."""
 
-    runtime: Runtime | None = None
+    def __init__(self, *, warm_when_listed: bool = False) -> None:
+        self.runtime: Runtime | None = None
+        self.warm_when_listed = warm_when_listed
+        self.http: HttpPool | None = None  # the pool `warm` builds, when it is warmed then
+
+    def warm(self) -> None:
+        if self.http is not None:
+            self.http.build()
+        if self.runtime is not None:
+            self.runtime.warm()
 
 
 @asynccontextmanager
@@ -112,12 +157,16 @@ async def open_runtime(
         runtime = Runtime({name: tenant_runtime(tenant, http, stack, clock) for name, tenant in tenants.items()})
         task_group = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(task_group.cancel_scope.cancel)  # the reconciling loops run until the server stops
-        task_group.start_soon(http.warm)  # off the event loop, while the client says hello
+        if live is not None and live.warm_when_listed:
+            live.http = http
+        else:
+            task_group.start_soon(http.warm)  # off the event loop, while the client says hello
+            task_group.start_soon(anyio.to_thread.run_sync, runtime.warm)  # the send path, likewise
         for tenant in runtime.tenants.values():
-            if tenant.guard is not None:
+            if tenant.lazy_guard is not None:
                 # Settle what a crash or a lost answer left open, at start and then now and again, without
                 # holding up the start or any tool call; each tenant in its own task.
-                task_group.start_soon(_keep_reconciling, tenant.name, tenant.guard, reconcile_every_seconds)
+                task_group.start_soon(_keep_reconciling, tenant, reconcile_every_seconds)
         if live is not None:
             live.runtime = runtime
         try:
@@ -127,20 +176,23 @@ async def open_runtime(
                 live.runtime = None
 
 
-async def _keep_reconciling(tenant: str, guard: SendGuard, every_seconds: float) -> None:
+async def _keep_reconciling(tenant: TenantRuntime, every_seconds: float) -> None:
     while True:
-        await _reconcile_quietly(tenant, guard)
+        await _reconcile_quietly(tenant)
         await anyio.sleep(every_seconds * random.uniform(0.8, 1.2))  # noqa: S311 - spreads replicas, not a secret
 
 
-async def _reconcile_quietly(tenant: str, guard: SendGuard) -> None:
+async def _reconcile_quietly(tenant: TenantRuntime) -> None:
+    assert tenant.store is not None
+    assert tenant.lazy_guard is not None
     try:
-        resolved = await guard.reconcile()
+        # Nothing open (the usual case) needs no guard: the pass at start then leaves the send path unloaded.
+        resolved = await tenant.lazy_guard.get().reconcile() if await tenant.store.unresolved() else 0
     except Exception:  # the next pass tries again; a send never depends on this
-        logger.warning("could not reconcile open reservations of tenant %s yet", tenant, exc_info=True)
+        logger.warning("could not reconcile open reservations of tenant %s yet", tenant.name, exc_info=True)
         return
     if resolved:
-        logger.info("settled or released %d open reservation(s) of tenant %s", resolved, tenant)
+        logger.info("settled or released %d open reservation(s) of tenant %s", resolved, tenant.name)
 
 
 def tenant_runtime(
@@ -150,7 +202,7 @@ def tenant_runtime(
     settings = tenant.settings
     if settings.api_token is None:
         logger.warning("SMSAI_API_TOKEN is not set: every tool will answer with how to set it")
-        return TenantRuntime(tenant.name, settings, api=None, prices=None, guard=None, balances=None, store=None)
+        return TenantRuntime(tenant.name, settings, api=None, prices=None, lazy_guard=None, balances=None, store=None)
     api = SmsApi(
         http,
         token=settings.api_token,
@@ -168,17 +220,24 @@ def tenant_runtime(
         else load_or_create_secret(state_dir)
     )
     balances = BalanceReader(api)
-    guard = SendGuard(
-        settings=settings,
-        api=api,
-        prices=prices,
-        store=store,
-        audit=AuditLog(state_dir / "audit.jsonl", max_bytes=settings.audit_max_bytes),
-        tokens=ConfirmationTokens(secret, audience=tenant.name),
-        balances=balances,
-        clock=clock,
-    )
-    return TenantRuntime(tenant.name, settings, api, prices, guard, balances, store)
+    audit = AuditLog(state_dir / "audit.jsonl", max_bytes=settings.audit_max_bytes)
+    tokens = ConfirmationTokens(secret, audience=tenant.name)
+
+    def send_guard() -> SendGuard:
+        from smsai_mcp.guard.pipeline import SendGuard  # the send path: loaded once the tools are listed
+
+        return SendGuard(
+            settings=settings,
+            api=api,
+            prices=prices,
+            store=store,
+            audit=audit,
+            tokens=tokens,
+            balances=balances,
+            clock=clock,
+        )
+
+    return TenantRuntime(tenant.name, settings, api, prices, LazyGuard(send_guard), balances, store)
 
 
 @dataclass(frozen=True, slots=True)

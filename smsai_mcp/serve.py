@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import httpx2
@@ -31,13 +32,21 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandb
     settings.ensure_state_dir()
     if transport == "http":
         return _serve_http(settings, host=host, port=port, upstream=upstream, sandbox=sandbox)
+    from smsai_mcp.runtime import LiveRuntime
     from smsai_mcp.server import build_server
     from smsai_mcp.stdio import serve_stdio
     from smsai_mcp.terminal import let_ctrl_c_end_terminal_input, note_if_started_in_a_terminal
 
     if note_if_started_in_a_terminal():
         let_ctrl_c_end_terminal_input()
-    serve_stdio(build_server(settings, transport=upstream))
+    live = LiveRuntime(warm_when_listed=True)
+
+    def after_first_answer() -> None:
+        live.warm()
+        gc.collect()  # what the start left (cli.py turned collections off), here rather than in the first call
+        gc.enable()
+
+    serve_stdio(build_server(settings, transport=upstream, live=live), after_first_answer=after_first_answer)
     return 0
 
 

@@ -9,11 +9,13 @@ every request read so far has been answered (or a grace period has passed).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -37,9 +39,11 @@ RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are differen
 class Unanswered:
     """The ids of the client's requests that have not been answered yet; read and written from two threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, after_first_answer: Callable[[], None] | None = None) -> None:
         self._ids: set[RequestKey] = set()
         self._changed = threading.Condition()
+        self._awaited: set[RequestKey] = set()  # the requests past `initialize`, until one is answered
+        self._after_first_answer = after_first_answer
 
     def read(self, line: bytes) -> None:
         for message in _messages(line):
@@ -47,6 +51,8 @@ class Unanswered:
             if "method" in message and request is not None:
                 with self._changed:
                     self._ids.add(request)
+                    if message["method"] != "initialize" and self._after_first_answer is not None:
+                        self._awaited.add(request)
             elif message.get("method") == "notifications/cancelled":
                 params = message.get("params")
                 cancelled = _key(params.get("requestId") if isinstance(params, dict) else None)
@@ -58,6 +64,17 @@ class Unanswered:
             answered = _key(message.get("id"))
             if "method" not in message and ("result" in message or "error" in message) and answered is not None:
                 self._forget(answered)
+                self._first_answer(answered)
+
+    def _first_answer(self, key: RequestKey) -> None:
+        with self._changed:
+            after = self._after_first_answer
+            if after is None or key not in self._awaited:
+                return
+            self._after_first_answer = None
+            self._awaited.clear()
+        # Once, on its own thread: the copy to stdout goes on while the send path loads.
+        threading.Thread(target=after, name="smsai-after-first-answer", daemon=True).start()
 
     def _forget(self, key: RequestKey) -> None:
         with self._changed:
@@ -136,8 +153,15 @@ def _copy_stdout(from_sdk: int, wire: int, unanswered: Unanswered) -> None:
         os.close(from_sdk)
 
 
-async def serve_stdio_async(mcp: MCPServer[Any], *, grace_seconds: float = STDIN_CLOSE_GRACE_SECONDS) -> None:
-    unanswered = Unanswered()
+async def serve_stdio_async(
+    mcp: MCPServer[Any],
+    *,
+    grace_seconds: float = STDIN_CLOSE_GRACE_SECONDS,
+    after_first_answer: Callable[[], None] | None = None,
+) -> None:
+    """`after_first_answer` runs once, on a thread of its own, when the first answer to a request past
+    `initialize` is on the wire: a host's `tools/list`, at start."""
+    unanswered = Unanswered(after_first_answer)
     sys.stdout.flush()
     wire_in, wire_out = os.dup(0), os.dup(1)
     sdk_in, into_sdk = os.pipe()
@@ -163,6 +187,6 @@ async def serve_stdio_async(mcp: MCPServer[Any], *, grace_seconds: float = STDIN
         os.close(wire_out)
 
 
-def serve_stdio(mcp: MCPServer[Any]) -> None:
+def serve_stdio(mcp: MCPServer[Any], *, after_first_answer: Callable[[], None] | None = None) -> None:
     """MCPServer.run() for stdio, except that closing stdin lets the calls in flight answer first."""
-    anyio.run(serve_stdio_async, mcp)
+    anyio.run(functools.partial(serve_stdio_async, mcp, after_first_answer=after_first_answer))

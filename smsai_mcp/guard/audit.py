@@ -13,13 +13,15 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.sms.phone import mask_number
 from smsai_mcp.state.private import private_dir, private_file
+
+if TYPE_CHECKING:
+    from smsai_mcp.sms.estimate import Estimate
 
 try:
     import fcntl

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiError
-from smsai_mcp.sms.estimate import usd
+from smsai_mcp.sms.money import usd
 
 __all__ = ["BalanceReader"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from smsai_mcp.guard.context import GuardContext, Step
-from smsai_mcp.guard.refusal import Refusal
+from smsai_mcp.guard.refusal import READ_ONLY_REASON, Refusal
 from smsai_mcp.guard.stages import PreparedSend
 from smsai_mcp.guard.steps import earlier
 from smsai_mcp.guard.steps.paused import pause_refusal
@@ -15,8 +15,6 @@ from smsai_mcp.guard.steps.quiet_hours import quiet_until
 from smsai_mcp.sms.estimate import Estimate
 
 __all__ = ["BLOCKING_CODES", "READ_ONLY_REASON", "blocked_code", "dry_run"]
-
-READ_ONLY_REASON = "This service is read-only for your access key: it may not send SMS."
 
 # What an earlier attempt of the same message answers (a duplicate, a replay) is not a guard that blocks a new text.
 _NOT_BLOCKING: frozenset[Step] = frozenset(

@@ -40,14 +40,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from smsai_mcp.sms.estimate import Estimate
 from smsai_mcp.state.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from smsai_mcp.sms.estimate import Estimate
 
 __all__ = [
     "AUDIT_UNWRITABLE",
     "LEDGER_UNWRITABLE",
     "NOTHING_SENT",
+    "READ_ONLY_REASON",
     "OutcomeUnknown",
     "Refusal",
     "ledger_refusal",
@@ -56,6 +60,7 @@ __all__ = [
 ]
 
 NOTHING_SENT = "Nothing was sent. "
+READ_ONLY_REASON = "This service is read-only for your access key: it may not send SMS."
 _STATE_DIR_TROUBLE = (
     "(the disk may be full, or SMSAI_STATE_DIR removed or made read-only; the server's log has the details)"
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from smsai_mcp.guard.batch_stages import BatchOutcome, RecipientOutcome
 from smsai_mcp.server.results import EstimateResult, MessageResult
+
+if TYPE_CHECKING:
+    from smsai_mcp.guard.batch_stages import BatchOutcome, RecipientOutcome
 
 __all__ = ["BatchRecipientResult", "BatchResult"]
 

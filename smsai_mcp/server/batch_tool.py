@@ -4,14 +4,13 @@ writes, and hands back the person's answer or the token; every decision is the g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import Field
 
-from smsai_mcp.guard.batch_stages import BatchRequest, CheckedBatch
 from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, Runtime, ToolRefusal
 from smsai_mcp.server.app import preview_meta
 from smsai_mcp.server.asking import about_to_ask, body_runs, planned
@@ -30,6 +29,9 @@ from smsai_mcp.server.texts import (
     SenderArg,
 )
 from smsai_mcp.server.tool_set import ToolSet
+
+if TYPE_CHECKING:
+    from smsai_mcp.guard.batch_stages import CheckedBatch
 
 __all__ = ["BatchConfirmForm", "PlannedBatch", "add_batch_tool"]
 
@@ -52,6 +54,8 @@ async def plan_batch(
     ctx: Context[Runtime], recipients: list[str], body: str, sender_id: str | None, idempotency_key: str | None
 ) -> PlannedBatch:
     """Resolver: every guard step for every recipient, and the batch's budgets; a read-only tenant stops here."""
+    from smsai_mcp.guard.batch_stages import BatchRequest  # the send path, loaded once the tools are listed
+
     try:
         runtime = tenant(ctx)
         if runtime.settings.read_only:

@@ -10,10 +10,8 @@ from typing import ParamSpec, TypeVar, cast
 from mcp.types import CallToolResult, TextContent
 
 from smsai_mcp.client.errors import ApiError
-from smsai_mcp.guard.dry_run import READ_ONLY_REASON
-from smsai_mcp.guard.refusal import NOTHING_SENT, OutcomeUnknown, Refusal, ledger_trouble
+from smsai_mcp.guard.refusal import NOTHING_SENT, READ_ONLY_REASON, OutcomeUnknown, Refusal, ledger_trouble
 from smsai_mcp.runtime import ToolRefusal
-from smsai_mcp.sms.estimate import UnsupportedDestination
 from smsai_mcp.sms.phone import InvalidPhoneNumber
 from smsai_mcp.state.store import StoreUnavailable
 
@@ -51,6 +49,8 @@ def failure_text(exc: Exception, *, sending: bool) -> str:
         return NOTHING_SENT + text if sending and not text.startswith(NOTHING_SENT) else text
     if isinstance(exc, Refusal | OutcomeUnknown):
         return exc.text()
+    from smsai_mcp.sms.estimate import UnsupportedDestination  # the send path's, loaded once the tools are listed
+
     if isinstance(exc, InvalidPhoneNumber | UnsupportedDestination):
         return (NOTHING_SENT if sending else "") + str(exc)
     if isinstance(exc, ApiError):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from smsai_mcp.client.models import Country, Message
-from smsai_mcp.guard.stages import SendOutcome
-from smsai_mcp.sms.estimate import Estimate
-from smsai_mcp.sms.gsm7_suggestion import Gsm7Suggestion
+if TYPE_CHECKING:
+    from smsai_mcp.client.models import Country, Message
+    from smsai_mcp.guard.stages import SendOutcome
+    from smsai_mcp.sms.estimate import Estimate
+    from smsai_mcp.sms.gsm7_suggestion import Gsm7Suggestion
 
 __all__ = [
     "BalanceResult",

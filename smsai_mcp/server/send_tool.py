@@ -4,7 +4,7 @@ hands the guard the person's answer or the token; every decision is the guard's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from mcp.server.elicitation import (
     AcceptedElicitation,
@@ -16,8 +16,6 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel, Field
 
-from smsai_mcp.guard.confirm import Asked, asks_a_person
-from smsai_mcp.guard.stages import CheckedSend, SendOutcome, SendRequest
 from smsai_mcp.runtime import NO_CREDENTIALS_ADVICE, Runtime, ToolRefusal
 from smsai_mcp.server.app import preview_meta
 from smsai_mcp.server.asking import about_to_ask, body_runs, planned
@@ -35,6 +33,10 @@ from smsai_mcp.server.texts import (
     ToArg,
 )
 from smsai_mcp.server.tool_set import ToolSet
+
+if TYPE_CHECKING:
+    from smsai_mcp.guard.confirm import Asked
+    from smsai_mcp.guard.stages import CheckedSend, SendOutcome
 
 __all__ = ["ConfirmForm", "Planned", "add_send_tool"]
 
@@ -65,6 +67,8 @@ async def plan_send(
     ctx: Context[Runtime], to: str, body: str, sender_id: str | None, idempotency_key: str | None
 ) -> Planned:
     """Resolver: every guard step before confirmation; a read-only tenant stops here, before anyone is asked."""
+    from smsai_mcp.guard.stages import CheckedSend, SendRequest  # the send path, loaded once the tools are listed
+
     try:
         runtime = tenant(ctx)
         if runtime.settings.read_only:
@@ -81,6 +85,8 @@ async def ask_person(
     ctx: Context[Runtime], plan: Annotated[Planned, Resolve(plan_send)]
 ) -> Elicit[ConfirmForm] | NotAsked:
     """Resolver: the guard's confirmation question, when this send needs one and the client can ask it."""
+    from smsai_mcp.guard.confirm import asks_a_person  # the send path, loaded once the tools are listed
+
     runtime = tenant(ctx)
     if plan.checked is None or not can_elicit(ctx):
         return NOT_ASKED
@@ -93,6 +99,8 @@ async def ask_person(
 
 def what_was_asked(ctx: Context[Runtime], confirmation: ElicitationResult[ConfirmForm]) -> Asked | None:
     """The person's answer in the guard's terms; None when no one was asked."""
+    from smsai_mcp.guard.confirm import Asked  # the send path, loaded once the tools are listed
+
     match confirmation:
         case AcceptedElicitation(data=ConfirmForm() as form):
             return Asked("confirmed" if form.confirm else "unchecked", ctx.request_state)

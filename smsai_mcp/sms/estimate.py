@@ -10,6 +10,7 @@ from types import MappingProxyType
 from smsai_mcp.client.models import Country, PriceRows
 from smsai_mcp.sms.gsm7_suggestion import Gsm7Suggestion, gsm7_rewrite
 from smsai_mcp.sms.links import link_hosts
+from smsai_mcp.sms.money import MICRO_USD, usd
 from smsai_mcp.sms.phone import PhoneNumber
 from smsai_mcp.sms.segments import Encoding, count_segments
 from smsai_mcp.sms.territories import PRICED_AS, TERRITORY_NAMES
@@ -25,13 +26,6 @@ __all__ = [
     "estimate_message",
     "usd",
 ]
-
-MICRO_USD = Decimal("0.000001")
-
-
-def usd(value: float | Decimal) -> Decimal:
-    """An amount in USD to the micro-dollar, read from its decimal text so 0.01 stays 0.01."""
-    return Decimal(str(value)).quantize(MICRO_USD)
 
 
 class UnsupportedDestination(ValueError):

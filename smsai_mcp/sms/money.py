@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from smsai_mcp.sms.estimate import MICRO_USD
+__all__ = ["MICRO_USD", "micro", "usd", "usd_of_micro", "utc_day", "utc_month"]
 
-__all__ = ["micro", "usd_of_micro", "utc_day", "utc_month"]
+MICRO_USD = Decimal("0.000001")
+
+
+def usd(value: float | Decimal) -> Decimal:
+    """An amount in USD to the micro-dollar, read from its decimal text so 0.01 stays 0.01."""
+    return Decimal(str(value)).quantize(MICRO_USD)
 
 
 def micro(amount: Decimal) -> int:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 from pydantic import BaseModel, ValidationError
 
 from smsai_mcp.client.models import Country, PriceRows
-from smsai_mcp.sms.estimate import PriceList
+
+if TYPE_CHECKING:
+    from smsai_mcp.sms.estimate import PriceList
 
 __all__ = ["DEFAULT_TTL_SECONDS", "PriceCache", "SharedCopy"]
 
@@ -102,6 +104,8 @@ class PriceCache:
         return 0 <= self._clock() - prices.fetched_at < self._ttl
 
     async def _load(self) -> PriceList:
+        from smsai_mcp.sms.estimate import PriceList  # with the send path: a server starts without estimating
+
         if self._shared is None:
             return PriceList.from_rows(await self._fetch(), fetched_at=self._clock())
         text = await self._shared.read(self._ttl, self._produce)
