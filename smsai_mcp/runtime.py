@@ -3,6 +3,7 @@ caches, ledger and send guard. The tenant of a request comes from its access key
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -55,6 +56,9 @@ NO_CREDENTIALS_ADVICE = (
     "No SMS for AI token is configured. Set SMSAI_API_TOKEN to your smsai_ token and restart the server, "
     "or start it with --sandbox to try it without an account."
 )
+GUARD_UNLOADED = (
+    "smsai-mcp could not load its send guard (details are in its log). Try again; if it persists, report it."
+)
 
 
 class ToolRefusal(Exception):
@@ -75,7 +79,11 @@ class LazyGuard:
             with self._building:
                 if self._guard is None:
                     assert self._build is not None
-                    self._guard, self._build = self._build(), None
+                    try:
+                        self._guard, self._build = self._build(), None
+                    except Exception as exc:  # no guard, so no send: said so, not "may have been sent"
+                        logger.exception("could not build the send guard")
+                        raise ToolRefusal(GUARD_UNLOADED) from exc
         return self._guard
 
 
@@ -118,10 +126,12 @@ class Runtime:
         return tenant
 
     def warm(self) -> None:
-        """Build every tenant's send guard now (from a thread, once the tools are listed), not on a first call."""
+        """Build every tenant's send guard now (from a thread, once the tools are listed), not on a first call.
+        One that fails is logged and left to the first call, which tries again: the server keeps serving."""
         for tenant in self.tenants.values():
             if tenant.lazy_guard is not None:
-                tenant.lazy_guard.get()
+                with contextlib.suppress(ToolRefusal):
+                    tenant.lazy_guard.get()
 
 
 class LiveRuntime:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from smsai_mcp.config import Settings
 
-__all__ = ["serve_mcp", "serve_sandbox_alone"]
+if TYPE_CHECKING:
+    from smsai_mcp.runtime import LiveRuntime
+
+__all__ = ["serve_mcp", "serve_sandbox_alone", "warm_then_collect"]
 
 logger = logging.getLogger("smsai_mcp")
 
@@ -40,14 +44,21 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandb
     if note_if_started_in_a_terminal():
         let_ctrl_c_end_terminal_input()
     live = LiveRuntime(warm_when_listed=True)
-
-    def after_first_answer() -> None:
-        live.warm()
-        gc.collect()  # what the start left (cli.py turned collections off), here rather than in the first call
-        gc.enable()
-
-    serve_stdio(build_server(settings, transport=upstream, live=live), after_first_answer=after_first_answer)
+    server = build_server(settings, transport=upstream, live=live)
+    serve_stdio(server, after_first_answer=lambda: warm_then_collect(live))
     return 0
+
+
+def warm_then_collect(live: LiveRuntime) -> None:
+    """Once the tools are listed: the HTTP pool and the send guards, then the collections cli.py turned off for
+    the start, back on even when the warm-up fails (a first call tries it again)."""
+    try:
+        live.warm()
+    except Exception:
+        logger.warning("could not warm the HTTP pool and the send guard; a first call tries again", exc_info=True)
+    finally:
+        gc.collect()  # what the start left, here rather than in the first call
+        gc.enable()
 
 
 def _serve_http(

@@ -43,15 +43,22 @@ class HeaderDeadlineProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def _watch_headers(self) -> None:
-        """Armed while part of a request has come but not all its headers. A request that arrives whole arms
-        nothing; between requests, uvicorn's own keep-alive timeout watches the idle connection."""
-        if not self.transport.is_closing() and self._headers_begun():
+        """Armed while the connection waits on the client with no timer of uvicorn's watching: part of a request
+        has come but not all its headers. A request that arrives whole arms nothing; between requests, uvicorn's
+        keep-alive timeout watches the idle connection."""
+        if not self.transport.is_closing() and self._waiting_on_client():
             self._arm()
         else:
             self._disarm()
 
-    def _headers_begun(self) -> bool:
-        return self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
+    def _waiting_on_client(self) -> bool:
+        their_state = self.conn.their_state
+        if their_state is h11.IDLE:
+            # Headers begun; or idle with no keep-alive timer, which a byte of a body that ended after its
+            # answer (a 401 sent before the body is read) has cancelled.
+            return bool(self.conn.trailing_data[0]) or self.timeout_keep_alive_task is None
+        # Answered, and the rest of the request's body is still awaited: no timer of uvicorn's watches that either.
+        return their_state is h11.SEND_BODY and self.conn.our_state is h11.DONE
 
     def _arm(self) -> None:
         if self._header_deadline is None:  # armed once per request: more bytes do not buy more time
@@ -64,8 +71,8 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            logger.info("closed a connection whose request headers took over %.0fs", self.header_timeout_seconds)
+        if not self.transport.is_closing() and self._waiting_on_client():
+            logger.info("closed a connection that kept its request waiting over %.0fs", self.header_timeout_seconds)
             self.transport.close()
 
 
