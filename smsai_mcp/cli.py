@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     atexit.register(gc.freeze)
     args = _arguments(argv)
     if args.command is None and args.transport == "stdio":
-        # A start allocates much and frees little: its collections were a few percent of it. The stdio server
-        # collects once, and turns them back on, when the tools are listed (serve.py).
+        # A start allocates much and frees little: its collections were a few percent of it. They are back on once
+        # the tools are listed (serve.py), and the start's garbage is collected once, before the heap is frozen.
         gc.disable()
     from smsai_mcp.config import ConfigError, Settings
 

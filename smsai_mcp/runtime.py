@@ -74,6 +74,10 @@ class LazyGuard:
         self._guard: SendGuard | None = None
         self._building = threading.Lock()  # the warm-up thread and a first call may ask at once
 
+    @property
+    def built(self) -> bool:
+        return self._guard is not None
+
     def get(self) -> SendGuard:
         if self._guard is None:
             with self._building:
@@ -195,9 +199,12 @@ async def _keep_reconciling(tenant: TenantRuntime, every_seconds: float) -> None
 async def _reconcile_quietly(tenant: TenantRuntime) -> None:
     assert tenant.store is not None
     assert tenant.lazy_guard is not None
+    guard = tenant.lazy_guard
     try:
-        # Nothing open (the usual case) needs no guard: the pass at start then leaves the send path unloaded.
-        resolved = await tenant.lazy_guard.get().reconcile() if await tenant.store.unresolved() else 0
+        # Nothing open (the usual case) needs no guard: the pass at start then leaves the send path unloaded. Once
+        # it is built, the reconciler's own read of what is open is the only one.
+        opened = guard.built or bool(await tenant.store.unresolved())
+        resolved = await guard.get().reconcile() if opened else 0
     except Exception:  # the next pass tries again; a send never depends on this
         logger.warning("could not reconcile open reservations of tenant %s yet", tenant.name, exc_info=True)
         return

@@ -13,7 +13,7 @@ from smsai_mcp.config import Settings
 if TYPE_CHECKING:
     from smsai_mcp.runtime import LiveRuntime
 
-__all__ = ["serve_mcp", "serve_sandbox_alone", "warm_then_collect"]
+__all__ = ["serve_mcp", "serve_sandbox_alone", "warm_and_resume_collections"]
 
 logger = logging.getLogger("smsai_mcp")
 
@@ -45,19 +45,19 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int, sandb
         let_ctrl_c_end_terminal_input()
     live = LiveRuntime(warm_when_listed=True)
     server = build_server(settings, transport=upstream, live=live)
-    serve_stdio(server, after_first_answer=lambda: warm_then_collect(live))
+    serve_stdio(server, after_first_answer=lambda: warm_and_resume_collections(live))
     return 0
 
 
-def warm_then_collect(live: LiveRuntime) -> None:
+def warm_and_resume_collections(live: LiveRuntime) -> None:
     """Once the tools are listed: the HTTP pool and the send guards, then the collections cli.py turned off for
-    the start, back on even when the warm-up fails (a first call tries it again)."""
+    the start, back on even when the warm-up fails (a first call tries it again). What the start left is collected
+    once, before the argument check's warm-up freezes the heap (server/arguments.py)."""
     try:
         live.warm()
     except Exception:
         logger.warning("could not warm the HTTP pool and the send guard; a first call tries again", exc_info=True)
     finally:
-        gc.collect()  # what the start left, here rather than in the first call
         gc.enable()
 
 

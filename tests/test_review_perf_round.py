@@ -25,7 +25,7 @@ def test_a_warm_up_that_raises_still_turns_collections_back_on() -> None:
     was_enabled = gc.isenabled()
     gc.disable()  # as cli.py leaves a stdio start
     try:
-        serve.warm_then_collect(_WarmUpFails(warm_when_listed=True))
+        serve.warm_and_resume_collections(_WarmUpFails(warm_when_listed=True))
         assert gc.isenabled()  # else a long-running stdio server never collects a cycle again
     finally:
         if was_enabled:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRe
 from smsai_mcp.config import Settings
 from smsai_mcp.guard.batch import SENDS_AT_ONCE
 from smsai_mcp.pause_cli import run_pause
-from smsai_mcp.runtime import open_store as open_state_store
 from smsai_mcp.sandbox import Sandbox
 from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.sms.quiet_hours import DEFAULT_QUIET_HOURS
@@ -27,6 +25,7 @@ from smsai_mcp.state.store import Begun, StateStore
 from tests.clock import FakeClock
 from tests.conftest import ERAS, SEND_PATH, posts, text_of
 from tests.guard_helpers import US, Person, assert_nothing_sent, connect, send, sent, structured, until
+from tests.test_opt_outs_and_pause import store as store  # the server's store as another process opens it
 from tests.test_state import NOW, StoreFactory, attempt, limits, on_day
 from tests.test_state import open_store as open_store  # the store suite's fixture: SQLite and Redis
 
@@ -34,14 +33,6 @@ pytestmark = pytest.mark.anyio
 
 BODY = "The school bus is 20 minutes late today."
 NEW_YORK = "+12125550123"
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[StateStore]:
-    """The server's state store as another process (another replica, an operator's command) opens it."""
-    opened = open_state_store(settings)
-    yield opened
-    await opened.close()
 
 
 class OptingOutPerson(Person):

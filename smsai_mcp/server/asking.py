@@ -20,6 +20,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from smsai_mcp.guard.refusal import NOTHING_SENT
+from smsai_mcp.server.arguments import is_error
 
 __all__ = [
     "CONFIRMATION_LAPSED",
@@ -112,7 +113,7 @@ class AskingFailures:
             return await self._refuse(ctx, arguments, progress)
         finally:
             _progress.reset(token)
-        if progress.asking and not progress.body_ran and _is_error(result):
+        if progress.asking and not progress.body_ran and is_error(result):
             logger.info("the SDK refused the client's answer to the confirmation question: %r", _first_text(result))
             return await self._refuse(ctx, arguments, progress)
         return result
@@ -129,12 +130,6 @@ class AskingFailures:
 
 def _wire(result: HandlerResult) -> Any:
     return result.model_dump(by_alias=True, exclude_none=True) if isinstance(result, CallToolResult) else result
-
-
-def _is_error(result: HandlerResult) -> bool:
-    if isinstance(result, CallToolResult):  # without serialising the whole result
-        return result.is_error
-    return isinstance(result, Mapping) and bool(result.get("isError"))
 
 
 def _first_text(result: HandlerResult) -> str:

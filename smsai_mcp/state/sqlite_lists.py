@@ -89,11 +89,11 @@ class SqliteLists:
         row = self._read(
             lambda db: db.execute(
                 "SELECT (SELECT spent_micro FROM totals WHERE period = ?), (SELECT spent_micro FROM totals WHERE "
-                "period = ?), EXISTS (SELECT 1 FROM pause), (SELECT reason FROM pause), (SELECT since FROM pause)",
+                "period = ?), (SELECT reason FROM pause), (SELECT since FROM pause)",
                 (day, month),
             ).fetchone()
         )
-        pause = Pause(reason=row[3], since=float(row[4])) if row[2] else None
+        pause = Pause(reason=row[2], since=float(row[3])) if row[3] is not None else None  # `since` is never null
         return Standing(spent_today_micro=int(row[0] or 0), spent_month_micro=int(row[1] or 0), pause=pause)
 
     async def claim_batch_key(self, key: str, fingerprint: str, *, now: float) -> str:
