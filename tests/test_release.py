@@ -1,7 +1,8 @@
 """A release that installs on its own: the sdist and the wheel build and pass `twine check`; the wheel installs
 into a fresh virtual environment and serves the sandbox there, away from this checkout; `uvx --from <wheel>`
-runs it as hosts do. Built once per session (a few seconds); the fresh environment takes its dependencies
-from the package index like any user's (pip's cache makes it quick).
+runs it as hosts do. Built once per run, whichever pytest-xdist worker comes first (the others wait for it and
+reuse it); the fresh environment takes its dependencies from the package index like any user's (uv's cache
+makes it quick).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import venv
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -28,8 +30,7 @@ from mcp.client.stdio import stdio_client
 from smsai_mcp import __version__
 from tests.conftest import ERAS, assert_matches_output_schema, text_of
 
-# One worker builds the wheel and the fresh environment once, rather than each worker its own.
-pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("release")]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "tools_list.json"
@@ -58,22 +59,50 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder shared by every pytest-xdist worker of this run, held under a lock: yields it and whether an
+    earlier worker already made it (then it is only to be read). Made is marked only once the body succeeds."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, above each worker's
+    folder = shared / name
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: each worker makes its own
+        folder = tmp_path_factory.mktemp(name)
+        yield folder, False
+        return
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        made = (folder / ".made").exists()
+        if not made:
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed left
+            folder.mkdir()
+        yield folder, made
+        (folder / ".made").touch()
+
+
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
-    """`python -m build`: the sdist, then the wheel built from the sdist (so the sdist must be complete)."""
+    """`python -m build`: the sdist, then the wheel built from the sdist (so the sdist must be complete). Its
+    isolated build environments are made by uv rather than pip when uv is there (the same backend, sooner)."""
     for module in ("build", "twine"):
         if not module_available(module):
             pytest.skip(f"{module} is not installed: pip install -e '.[dev]'")
-    out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with once_per_run(tmp_path_factory, "dist") as (out, made):
+        if not made:
+            installer = ["--installer", "uv"] if module_available("uv") else []
+            bin_dir = str(Path(sys.executable).parent)  # where build looks for the uv the dev extra installs
+            done = subprocess.run(
+                [sys.executable, "-m", "build", *installer, "--outdir", str(out), str(ROOT)],
+                cwd=ROOT,
+                env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT_SECONDS,
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     [sdist] = out.glob("*.tar.gz")
     [wheel] = out.glob("*.whl")
     return Dist(sdist=sdist, wheel=wheel)
@@ -161,23 +190,38 @@ def venv_bin(root: Path) -> Path:
     return root / ("Scripts" if os.name == "nt" else "bin")
 
 
+def uv() -> str:
+    found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip("uv is not installed: pip install -e '.[dev]' brings it")
+    return found
+
+
 @pytest.fixture(scope="session")
 def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """A fresh virtual environment with only the wheel and what it requires, as `pip install smsai-mcp` makes."""
-    root = tmp_path_factory.mktemp("fresh-venv")
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    bin_dir = venv_bin(root)
-    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
-    done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(dist.wheel)],
-        cwd=root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    """A fresh virtual environment with only the wheel and what it requires, as `pip install smsai-mcp` makes:
+    `uv venv` (no system site-packages) then `uv pip install <wheel>`, which resolves the wheel's Requires-Dist
+    from the package index as pip would, in a second rather than pip's half a minute."""
+    with once_per_run(tmp_path_factory, "fresh-venv") as (root, made):
+        bin_dir = venv_bin(root)
+        python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+        if not made:
+            # uv must not fetch a Python of its own (only the package index is reachable): it uses this one.
+            env = clean_env(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
+            for command in (
+                [uv(), "venv", "--quiet", "--python", sys.executable, str(root)],
+                [uv(), "pip", "install", "--quiet", "--python", str(python), str(dist.wheel)],
+            ):
+                done = subprocess.run(
+                    command,
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=INSTALL_TIMEOUT_SECONDS,
+                    check=False,
+                )
+                assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     script = bin_dir / ("smsai-mcp.exe" if os.name == "nt" else "smsai-mcp")
     assert script.exists()
     return Installed(python=python, script=script, home=tmp_path_factory.mktemp("user-home"))
