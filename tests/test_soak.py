@@ -213,7 +213,9 @@ async def test_soak_kill_and_restart_while_sends_are_in_flight_sends_nothing_twi
                     await anyio.sleep(rng.uniform(0.0, 0.5))
                     os.kill(_server_pid(state_dir), signal.SIGKILL)  # the process this test started, by its id
     sandbox.state.clear_faults()
-    await anyio.sleep(LATEST_LANDING_SECONDS)  # the API finishes what it was still working on
+    # The API finishes what it was still working on: every POST of these rounds becomes a message it charged
+    # (asserted below), the last of them at most LATEST_LANDING_SECONDS after it arrived.
+    await until(lambda: len(sandbox.state.messages) == posts(sandbox), LATEST_LANDING_SECONDS + 10)
 
     # Reconcile what is still open as a later start would, an hour on: every lookup is full by then.
     settings = Settings.from_env(env)
