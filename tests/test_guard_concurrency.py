@@ -245,7 +245,8 @@ async def test_kill_9_between_reserve_and_settle_is_reconciled_on_restart(
 
             async with anyio.create_task_group() as group:
                 group.start_soon(send_and_lose_the_answer)
-                await until(lambda: posts(sandbox) == 1)
+                # The POST is counted as it arrives, and taken (process=True) a moment later, on the sandbox's thread.
+                await until(lambda: posts(sandbox) == 1 and len(sandbox.state.messages) == int(went_out))
                 [attempt] = ledger(state_dir)
                 assert (attempt["status"], attempt["reserved_micro"]) == ("pending", 10_000)
                 pid = int(attempt["owner"].split(":")[1])
