@@ -26,9 +26,11 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
+from starlette.types import Receive
 
 from smsai_mcp.config import Settings
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
+from smsai_mcp.sandbox import misbehave as acting_out
 from smsai_mcp.sandbox.faults import Fault
 from tests.conftest import SEND_PATH, posts, text_of
 from tests.guard_helpers import (
@@ -78,13 +80,43 @@ def person_env(sandbox_url: str, state_dir: Path, **extra: str) -> dict[str, str
     return server_env(upstream_env(sandbox_url, state_dir, **extra))
 
 
-async def command_window(sandbox_url: str, scratch: Path) -> float:
-    """How long a request must stay in flight for a person's `smsai-mcp attempts` to act while it is: three times
-    what the command takes on this machine now (a loaded one, or one with tests on every core, starts it slowly),
-    and at least 3 s. Measured on a state directory of its own, so that the test's state is untouched."""
-    started = time.monotonic()
-    await attempts(person_env(sandbox_url, scratch), "list")
-    return max(3.0, 3 * (time.monotonic() - started))
+# A fault delay that means "until the test lets it go": a request held with it stays in flight while a person's
+# `smsai-mcp attempts` acts, however slowly a loaded machine starts the command, and not a moment longer.
+HELD = 3600.0
+# The server's SMSAI_TIMEOUT_SECONDS in the tests that hold its POST: longer than any hold.
+PATIENT_SECONDS = 120.0
+
+
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Set it to let go of the requests held by faults of delay HELD (set again when the test ends, so that none
+    outlives it). Other delays are waited out as ever; a held request whose client hangs up ends as theirs do."""
+    released = threading.Event()
+    wait_out = acting_out._client_left_within  # the sandbox's wait before a faulted answer
+
+    async def held_or_waited_out(seconds: float, receive: Receive) -> bool:
+        if seconds != HELD:
+            return await wait_out(seconds, receive)
+        left = False
+
+        async def client_hangs_up() -> None:
+            nonlocal left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left = True
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(client_hangs_up)
+            while not (left or released.is_set()):  # noqa: ASYNC110 - set by the test, on another thread
+                await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+        return left
+
+    monkeypatch.setattr(acting_out, "_client_left_within", held_or_waited_out)
+    try:
+        yield released
+    finally:
+        released.set()
 
 
 # 1. A person settles a send that is still in flight in a live process
@@ -92,15 +124,14 @@ async def command_window(sandbox_url: str, scratch: Path) -> float:
 
 @pytest.mark.slow
 async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_never_lets_it_go_out_twice(
-    settings: Settings, sandbox: Sandbox, sandbox_url: str
+    settings: Settings, sandbox: Sandbox, sandbox_url: str, release: threading.Event
 ) -> None:
     """The server's POST takes longer than the command's own idea of "in flight" (the host config gives the
     server a longer SMSAI_TIMEOUT_SECONDS than the person's shell has; here the server's clock runs behind by as
     much). The process that owns the pending send is alive: a person's --not-sent must not release it."""
     assert settings.state_dir is not None
-    window = await command_window(sandbox_url, settings.state_dir.parent / "scratch")
-    server_settings = settings.model_copy(update={"timeout_seconds": window + 7})
-    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=window))
+    server_settings = settings.model_copy(update={"timeout_seconds": PATIENT_SECONDS})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=HELD))
     results: list[Any] = []
     async with connect(server_settings, "auto", clock=Clock(-400)) as client:
 
@@ -114,6 +145,7 @@ async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_neve
             assert attempt["status"] == "pending"
             person = person_env(sandbox_url, settings.state_dir)
             verdict = await attempts(person, "resolve", attempt["id"], "--not-sent")
+            release.set()  # the POST answers once the person's command is done
         assert sent(results[0])["message"]["to"] == US
         again = structured(await send(client, body=BODY))
     assert posts(sandbox) == 1, again
@@ -129,7 +161,7 @@ async def test_resolve_not_sent_of_a_send_still_in_flight_in_a_live_process_neve
 
 @pytest.mark.slow
 async def test_resolve_sent_racing_background_reconciliation_never_books_one_message_on_two_sends(
-    settings: Settings, sandbox: Sandbox, sandbox_url: str
+    settings: Settings, sandbox: Sandbox, sandbox_url: str, release: threading.Event
 ) -> None:
     """Two open sends of one text (two senders); the message goes out after all, and the list does not say its
     sender. While the person's command reads it from the API, a server starts and its reconciliation claims it
@@ -140,8 +172,7 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
     second = await unknown_send(settings, sandbox, sender_id="Bistro")
     late = sandbox.state.send(sandbox.state.accounts[SANDBOX_TOKEN], US, BODY, "Bistro", Decimal("0.0200"), 2)
     show = f"/api/v1/sms/{late.id}"
-    window = await command_window(sandbox_url, state_dir.parent / "scratch")  # the server starts within it
-    sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=window))
+    sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=HELD))
     unsaid = Fault(method="GET", path="/api/v1/sms", response="normal", omit_fields=["sender_id"], times=None)
     sandbox.state.add_fault(unsaid)
     verdicts: list[subprocess.CompletedProcess[str]] = []
@@ -155,6 +186,7 @@ async def test_resolve_sent_racing_background_reconciliation_never_books_one_mes
         await until(lambda: sandbox.state.count("GET", show) == 1)  # the command is reading the message
         async with connect(settings, "auto", reconcile_every_seconds=0.2):
             await until(lambda: "sent" in {attempt["status"] for attempt in ledger(state_dir)})
+        release.set()  # the command's read answers once the server's reconciliation has claimed the message
     [verdict] = verdicts
     rows = {attempt["id"]: attempt for attempt in ledger(state_dir)}
     booked = [attempt["id"] for attempt in rows.values() if attempt["message_id"] == late.id]
@@ -206,19 +238,18 @@ async def test_two_servers_reconciling_one_open_send_together_audit_its_outcome_
 
 @pytest.mark.slow
 async def test_resolve_sent_while_the_sending_server_looks_the_message_up_audits_it_once(
-    settings: Settings, sandbox: Sandbox, sandbox_url: str
+    settings: Settings, sandbox: Sandbox, sandbox_url: str, release: threading.Event
 ) -> None:
     """The API took the message but its answer was lost; while the server looks it up (the list leaves the text
     out, so it asks for the message itself, slowly), a person who saw it on the phone settles it. Both find the
     same message: its outcome is recorded once."""
     assert settings.state_dir is not None
     state_dir = settings.state_dir
-    window = await command_window(sandbox_url, state_dir.parent / "scratch")
     sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, status=502, process=True))
     listing = Fault(method="GET", path="/api/v1/sms", response="normal", delay_seconds=1.0, omit_fields=["body"])
     sandbox.state.add_fault(listing)
     results: list[Any] = []
-    async with connect(settings.model_copy(update={"timeout_seconds": window + 5}), "auto") as client:
+    async with connect(settings.model_copy(update={"timeout_seconds": PATIENT_SECONDS}), "auto") as client:
 
         async def send_and_look_it_up() -> None:
             results.append(await send(client, body=BODY))
@@ -228,11 +259,12 @@ async def test_resolve_sent_while_the_sending_server_looks_the_message_up_audits
             await until(lambda: posts(sandbox) == 1)
             [message] = sandbox.state.messages
             show = f"/api/v1/sms/{message.id}"
-            sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=window))
+            sandbox.state.add_fault(Fault(method="GET", path=show, response="normal", delay_seconds=HELD))
             await until(lambda: sandbox.state.count("GET", show) == 1)  # the lookup is reading the message
             [attempt] = ledger(state_dir)
             person = person_env(sandbox_url, state_dir)
             verdict = await attempts(person, "resolve", attempt["id"], "--sent", str(message.id))
+            release.set()  # the lookup's read answers once the person's command is done
     assert verdict.returncode == 0, verdict.stderr
     assert sent(results[0])["message"]["id"] == message.id
     assert audited(state_dir, attempt["id"]).count("sent") == 1, audited(state_dir, attempt["id"])
@@ -414,16 +446,20 @@ def another_host() -> list[str]:
 
 @pytest.mark.slow
 async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_flight_never_lets_it_go_out_twice(
-    settings: Settings, sandbox: Sandbox, sandbox_url: str, own_redis: OwnRedis, another_host: list[str]
+    settings: Settings,
+    sandbox: Sandbox,
+    sandbox_url: str,
+    own_redis: OwnRedis,
+    another_host: list[str],
+    release: threading.Event,
 ) -> None:
     """Replicas share Redis; a person runs the command on another machine, where no process list can tell whether
     the replica is alive. Only the age of the send can, and it must allow for the longest send a replica may make."""
     from smsai_mcp.state.redis import RedisStore
 
     assert settings.state_dir is not None
-    window = await command_window(sandbox_url, settings.state_dir.parent / "scratch") + 1  # and a namespace
-    replica = settings.model_copy(update={"timeout_seconds": window + 7, "state_url": SecretStr(own_redis.url)})
-    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=window))
+    replica = settings.model_copy(update={"timeout_seconds": PATIENT_SECONDS, "state_url": SecretStr(own_redis.url)})
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=HELD))
     results: list[Any] = []
     store = RedisStore.from_url(own_redis.url)
     try:
@@ -441,6 +477,7 @@ async def test_resolve_not_sent_from_another_host_of_a_replicas_send_still_in_fl
                 verdict = await anyio.to_thread.run_sync(
                     lambda: subprocess.run(command, env=person, capture_output=True, text=True, timeout=60, check=False)
                 )
+                release.set()  # the POST answers once the person's command is done
             assert sent(results[0])["message"]["to"] == US
             again = structured(await send(client, body=BODY))
     finally:
