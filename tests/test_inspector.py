@@ -59,6 +59,9 @@ def node_env(bin_dir: Path, home: Path) -> dict[str, str]:
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "HOME": str(home),  # the Inspector keeps its catalog and client settings under ~/.mcp-inspector
             "NO_UPDATE_NOTIFIER": "1",
+            # Node keeps the code it compiled, next to the tools it came from: every Inspector call compiles
+            # the same modules, and that was a third of its CPU.
+            "NODE_COMPILE_CACHE": str(bin_dir.parent.parent / ".node-compile-cache"),
         }
     )
     return env
