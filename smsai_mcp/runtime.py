@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 import httpx2
-from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
 
 from smsai_mcp.client.api import HttpPool, SmsApi
@@ -122,6 +121,9 @@ class Runtime:
 
     def for_request(self) -> TenantRuntime:
         """The caller's tenant: named by its verified access key, else the single default one."""
+        # Imported here: the state commands (opt-outs, pause, attempts) share this module and need no MCP SDK.
+        from mcp.server.auth.middleware.auth_context import get_access_token
+
         access = get_access_token()
         name = access.client_id if access is not None else DEFAULT_TENANT
         tenant = self.tenants.get(name)

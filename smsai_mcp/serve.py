@@ -65,7 +65,10 @@ def _serve_http(
     settings: Settings, *, host: str, port: int, upstream: httpx2.AsyncBaseTransport | None, sandbox: bool
 ) -> int:
     from smsai_mcp.runtime import sandbox_settings
-    from smsai_mcp.service import ServiceOptions, build_service, configure_json_logging, serve_http
+    from smsai_mcp.service.app import build_service
+    from smsai_mcp.service.config import ServiceOptions
+    from smsai_mcp.service.drain import serve_http
+    from smsai_mcp.service.logs import configure_json_logging
 
     configure_json_logging()
     options = ServiceOptions.from_env(settings)

@@ -33,6 +33,8 @@ _DRAIN_SECONDS = 10.0  # how long the last answers may take to reach the real st
 # Written after the SDK's last answer: JSON text never holds a raw NUL, and a pipe keeps order, so the writer
 # that reaches it has copied everything (the SDK keeps its own copy of stdout, so the pipe never reports its end).
 _END_MARK = b"\0"
+# A 2026-07-28 listen is a stream that lasts until its client goes: waiting for its answer held every exit.
+_NEVER_ANSWERED = frozenset({"subscriptions/listen"})
 RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are different requests
 
 
@@ -48,6 +50,8 @@ class Unanswered:
     def read(self, line: bytes) -> None:
         for message in _messages(line):
             request = _key(message.get("id"))
+            if message.get("method") in _NEVER_ANSWERED:
+                continue
             if "method" in message and request is not None:
                 with self._changed:
                     self._ids.add(request)

@@ -124,3 +124,15 @@ def test_a_lazy_guard_is_built_once_when_asked_from_two_threads() -> None:
         thread.join()
     assert len(built) == 1
     assert seen == [built[0], built[0]]
+
+
+def test_the_state_commands_load_without_the_mcp_sdk() -> None:
+    """`opt-outs`, `pause`, `resume` and `attempts` touch only the state: importing the MCP SDK cost each of them
+    about a second before it printed anything."""
+    check = (
+        "import sys\n"
+        "import smsai_mcp.attempts, smsai_mcp.opt_outs_cli, smsai_mcp.pause_cli\n"
+        "print(sorted(name for name in sys.modules if name == 'mcp' or name.startswith(('mcp.', 'mcp_types'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -282,3 +282,35 @@ def test_requests_written_with_stdin_closed_at_once_are_all_answered(tmp_path: P
     assert "tools" in answers[1]["result"]
     assert "credits_usd" in answers[2]["result"]["structuredContent"]
     assert process.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_stdio_server_listened_to_exits_when_its_host_closes_stdin(tmp_path: Path) -> None:
+    """A 2026-07-28 host that listens for updates and then closes stdin sees the process end at once: a listen is
+    never answered, so counting it as in flight kept every such server alive until its host killed it."""
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    listen = {"notifications": {"toolsListChanged": True}, "_meta": envelope}
+    process = subprocess.Popen(
+        [*SERVER, "--sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen", "params": listen}).encode() + b"\n"
+    )
+    process.stdin.flush()
+    acknowledged = json.loads(process.stdout.readline())  # the stream is open once the server acknowledges it
+    assert acknowledged.get("method") == "notifications/subscriptions/acknowledged", acknowledged
+    closed = time.monotonic()
+    process.stdin.close()
+    process.wait(timeout=30)
+    assert time.monotonic() - closed < 1.5
+    assert process.returncode == 0

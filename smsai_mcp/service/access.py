@@ -15,13 +15,15 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.auth.provider import AccessToken
 from pydantic import SecretStr
 
 from smsai_mcp.config import ConfigError, Settings
 from smsai_mcp.tenants import DEFAULT_TENANT, Tenant
+
+if TYPE_CHECKING:
+    from mcp.server.auth.provider import AccessToken
 
 __all__ = ["POLICY_VARIABLES", "AccessKeys", "load_tenants", "tenants_from_access_keys"]
 
@@ -70,6 +72,8 @@ class AccessKeys:
                 matched_tenant = tenant
         if matched_tenant is None:
             return None
+        from mcp.server.auth.provider import AccessToken  # here: the state commands load tenants without the SDK
+
         return AccessToken(token=token, client_id=matched_tenant, scopes=[])
 
 
