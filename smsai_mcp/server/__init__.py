@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import marshal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -135,7 +136,29 @@ def build_server(
     # Outside the SDK's request-state boundary (which runs outside constructor middleware), to see its refusal.
     mcp.middleware.insert(0, LapsedConfirmations(SENDING_TOOLS, _audit_failed_asking))
     add_message_resource(mcp)
+    _stamp_by_marshal(mcp)
     return mcp
+
+
+class _MarshalledStamp(dict[str, Any]):
+    """The server's identity, which the SDK deep-copies into every 2026-07-28 answer's `_meta`: a fresh copy made
+    from its marshalled form is one C call, where deepcopy walks the icon's dicts and lists in Python."""
+
+    def __init__(self, source: Mapping[str, Any]) -> None:
+        super().__init__(source)
+        self._marshalled = marshal.dumps(dict(source))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        # Bytes this process marshalled itself; the copy is as fresh as a deep copy: nothing is shared.
+        return cast(dict[str, Any], marshal.loads(self._marshalled))  # noqa: S302
+
+
+def _stamp_by_marshal(mcp: MCPServer[Runtime]) -> None:
+    # The SDK caches the stamp's source per server (its identity is fixed once built); an SDK without it is left be.
+    server = mcp._lowlevel_server
+    source = getattr(server, "_server_info_stamp_source", None)
+    if isinstance(source, dict):
+        server.__dict__["_server_info_stamp_source"] = _MarshalledStamp(source)
 
 
 @functools.cache
