@@ -7,6 +7,7 @@ retried only when the connection was never made, because the API has no idempote
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -90,8 +91,11 @@ class SmsApi:
         return Me.model_validate(await self._read("/me"))
 
     async def balance(self) -> Balance:
+        response = await self._answer("GET", "/balance", params=None, json=None, retry_reads=True)
+        with contextlib.suppress(ValidationError):  # anything but a plain valid answer takes the path below
+            return Balance.model_validate_json(response.content)  # bytes to model in one pass, no dict between
         try:
-            return Balance.model_validate(await self._read("/balance"))
+            return Balance.model_validate(_json_body(response, "GET", "/balance"))
         except ValidationError:
             raise InvalidBalance(
                 "The SMS for AI API did not give a valid balance (a finite amount of dollars, at least zero), so "
@@ -154,6 +158,20 @@ class SmsApi:
         retry_reads: bool,
         tries: int | None = None,
     ) -> Any:
+        response = await self._answer(method, path, params=params, json=json, retry_reads=retry_reads, tries=tries)
+        return _json_body(response, method, path)
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        retry_reads: bool,
+        tries: int | None = None,
+    ) -> httpx2.Response:
+        """The upstream's successful answer, after the retries a read is allowed; any other answer raises."""
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         url = self._base_url + path
         attempts = tries or self._retry.attempts
@@ -176,7 +194,7 @@ class SmsApi:
                     continue
                 raise failure from None
             if response.is_success:
-                return _json_body(response, method, path)
+                return response
             error = error_from_response(
                 response, token_variable=self._token_variable, secret=self._token.get_secret_value()
             )
