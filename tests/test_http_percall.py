@@ -1,5 +1,5 @@
 """What the per-call shortcuts of an HTTP tool call keep: the server's identity on every 2026-07-28 answer, fresh each
-time, and a balance read straight from the answer's bytes exactly as from its parsed JSON."""
+time; and a balance read straight from the answer's bytes exactly as from its parsed JSON."""
 
 from __future__ import annotations
 

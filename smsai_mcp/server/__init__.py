@@ -158,7 +158,8 @@ def _stamp_by_marshal(mcp: MCPServer[Runtime]) -> None:
     server = mcp._lowlevel_server
     source = getattr(server, "_server_info_stamp_source", None)
     if isinstance(source, dict):
-        server.__dict__["_server_info_stamp_source"] = _MarshalledStamp(source)
+        with contextlib.suppress(ValueError):  # a source of other than plain JSON values keeps the SDK's deepcopy
+            server.__dict__["_server_info_stamp_source"] = _MarshalledStamp(source)
 
 
 @functools.cache
