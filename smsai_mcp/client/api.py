@@ -248,7 +248,7 @@ def _listed_name(row: Mapping[str, Any], code: str) -> str:
 def _json_body(response: httpx2.Response, method: str, path: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # JSON nested past Python's stack is no answer either
         raise InvalidResponse(
             f"The SMS for AI API answered {method} {path} with something that is not JSON "
             f"(HTTP {response.status_code}); it may be down or behind a faulty proxy.",

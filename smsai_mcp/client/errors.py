@@ -175,7 +175,7 @@ def _json_or_none(response: httpx2.Response) -> Any:
         return None  # an HTML page or plain text: never shown raw
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # JSON nested past Python's stack says nothing either
         return None
 
 
