@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,9 @@ class Unanswered:
     """The ids of the client's requests that have not been answered yet; read and written from two threads."""
 
     def __init__(self, after_first_answer: Callable[[], None] | None = None) -> None:
-        self._ids: set[RequestKey] = set()
+        # Counted, not a set: a client may reuse an id, and the SDK answers each request it ran.
+        self._ids: Counter[RequestKey] = Counter()
+        self._listens: Counter[RequestKey] = Counter()  # never in flight; an answer to one is not a call's
         self._changed = threading.Condition()
         self._awaited: set[RequestKey] = set()  # the requests past `initialize`, until one is answered
         self._after_first_answer = after_first_answer
@@ -51,10 +54,13 @@ class Unanswered:
         for message in _messages(line):
             request = _key(message.get("id"))
             if message.get("method") in _NEVER_ANSWERED:
+                if request is not None:
+                    with self._changed:
+                        self._listens[request] += 1
                 continue
             if "method" in message and request is not None:
                 with self._changed:
-                    self._ids.add(request)
+                    self._ids[request] += 1
                     if message["method"] != "initialize" and self._after_first_answer is not None:
                         self._awaited.add(request)
             elif message.get("method") == "notifications/cancelled":
@@ -81,8 +87,10 @@ class Unanswered:
         threading.Thread(target=after, name="smsai-after-first-answer", daemon=True).start()
 
     def _forget(self, key: RequestKey) -> None:
+        # An id a listen shares is taken as the listen's first: at worst a call's answer is awaited past its time.
         with self._changed:
-            self._ids.discard(key)
+            if not _take_one(self._listens, key):
+                _take_one(self._ids, key)
             self._changed.notify_all()
 
     def wait_until_none(self, timeout: float) -> bool:
@@ -92,7 +100,17 @@ class Unanswered:
 
     def __len__(self) -> int:
         with self._changed:
-            return len(self._ids)
+            return self._ids.total()
+
+
+def _take_one(counts: Counter[RequestKey], key: RequestKey) -> bool:
+    if counts[key] <= 0:
+        counts.pop(key, None)
+        return False
+    counts[key] -= 1
+    if not counts[key]:
+        del counts[key]
+    return True
 
 
 def _key(value: object) -> RequestKey | None:

@@ -1,6 +1,9 @@
-"""Review round 18: a hostile upstream's JSON nested past Python's stack."""
+"""Review round 18: a hostile upstream's JSON nested past Python's stack, and a client's request ids used twice
+over stdio."""
 
 from __future__ import annotations
+
+import json
 
 import httpx2
 import pytest
@@ -9,6 +12,7 @@ from pydantic import SecretStr
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiStatusError, InvalidBalance, InvalidResponse
 from smsai_mcp.guard.balance import BalanceReader
+from smsai_mcp.stdio import Unanswered
 
 pytestmark = pytest.mark.anyio
 
@@ -39,3 +43,38 @@ async def test_an_error_answer_nested_past_the_stack_is_still_its_status() -> No
     with pytest.raises(ApiStatusError) as raised:
         await api_answering(422, NESTED_PAST_THE_STACK).me()
     assert raised.value.status_code == 422
+
+
+def _line(message: dict[str, object]) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", **message}).encode()
+
+
+def test_a_request_id_used_twice_stays_in_flight_until_both_are_answered() -> None:
+    # The SDK runs both requests and answers each; the first answer must not drop the send still in flight.
+    unanswered = Unanswered()
+    unanswered.read(_line({"id": 3, "method": "tools/call", "params": {"name": "send_sms"}}))
+    unanswered.read(_line({"id": 3, "method": "ping"}))
+    unanswered.written(_line({"id": 3, "result": {}}))
+    assert len(unanswered) == 1
+    unanswered.written(_line({"id": 3, "result": {"content": []}}))
+    assert len(unanswered) == 0
+
+
+def test_a_refused_listen_sharing_a_send_s_id_does_not_drop_the_send() -> None:
+    # A listen is not counted as in flight; an error answer to one must not count as the send's answer.
+    for listen_first in (True, False):
+        unanswered = Unanswered()
+        listen = _line({"id": "s", "method": "subscriptions/listen", "params": {}})
+        call = _line({"id": "s", "method": "tools/call", "params": {"name": "send_sms"}})
+        for line in (listen, call) if listen_first else (call, listen):
+            unanswered.read(line)
+        unanswered.written(_line({"id": "s", "error": {"code": -32602, "message": "refused"}}))
+        assert len(unanswered) == 1, listen_first
+
+
+def test_a_batch_of_a_listen_and_a_send_counts_the_send() -> None:
+    unanswered = Unanswered()
+    listen = {"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": {}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "send_sms"}}
+    unanswered.read(json.dumps([listen, call]).encode())
+    assert len(unanswered) == 1
