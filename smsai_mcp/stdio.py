@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections import Counter
@@ -36,6 +37,8 @@ _DRAIN_SECONDS = 10.0  # how long the last answers may take to reach the real st
 _END_MARK = b"\0"
 # A 2026-07-28 listen is a stream that lasts until its client goes: waiting for its answer held every exit.
 _NEVER_ANSWERED = frozenset({"subscriptions/listen"})
+# The SDK reads stdin as UTF-8 text with universal newlines: a lone CR ends a line as LF does.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 RequestKey = tuple[type, int | str]  # the id's type too: 1 and "1" are different requests
 
 
@@ -121,15 +124,16 @@ def _key(value: object) -> RequestKey | None:
 
 def _messages(line: bytes) -> list[dict[str, Any]]:
     try:
-        parsed = json.loads(line)
-    except ValueError:
+        # As the SDK reads it: a byte that is not UTF-8 replaced, so a request it runs is never one missed here.
+        parsed = json.loads(line.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):  # nested past the stack: the SDK refuses it too (at far less depth)
         return []  # not JSON-RPC: the SDK answers what it can of it
     items = parsed if isinstance(parsed, list) else [parsed]
     return [item for item in items if isinstance(item, dict)]
 
 
 def _lines(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
-    *complete, rest = (pending + chunk).split(b"\n")
+    *complete, rest = _LINE_END.split(pending + chunk)
     return complete, rest
 
 

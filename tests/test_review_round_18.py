@@ -1,9 +1,11 @@
-"""Review round 18: a hostile upstream's JSON nested past Python's stack, and a client's request ids used twice
-over stdio."""
+"""Review round 18: a hostile upstream's JSON nested past Python's stack, and what a client writes to stdio that the
+SDK runs: request ids used twice, lines ended by a lone CR, bytes that are not UTF-8, lines nested past the stack."""
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import httpx2
 import pytest
@@ -12,7 +14,7 @@ from pydantic import SecretStr
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiStatusError, InvalidBalance, InvalidResponse
 from smsai_mcp.guard.balance import BalanceReader
-from smsai_mcp.stdio import Unanswered
+from smsai_mcp.stdio import Unanswered, _copy_stdin, _lines
 
 pytestmark = pytest.mark.anyio
 
@@ -78,3 +80,42 @@ def test_a_batch_of_a_listen_and_a_send_counts_the_send() -> None:
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "send_sms"}}
     unanswered.read(json.dumps([listen, call]).encode())
     assert len(unanswered) == 1
+
+
+SEND = _line({"id": 5, "method": "tools/call", "params": {"name": "send_sms", "arguments": {"body": "hi"}}})
+
+
+def test_requests_split_by_a_lone_carriage_return_are_each_counted() -> None:
+    # The SDK reads stdin with universal newlines: it runs both; a send it runs but nobody counted was dropped.
+    complete, rest = _lines(b"", _line({"id": 4, "method": "ping"}) + b"\r" + SEND + b"\r")
+    unanswered = Unanswered()
+    for line in [*complete, rest]:
+        unanswered.read(line)
+    assert len(unanswered) == 2
+
+
+def test_a_request_with_bytes_that_are_not_utf8_is_counted() -> None:
+    # The SDK replaces such a byte and runs the call all the same.
+    unanswered = Unanswered()
+    unanswered.read(SEND.replace(b"hi", b"hi \xff"))
+    assert len(unanswered) == 1
+
+
+def test_a_line_nested_past_the_stack_does_not_stop_stdin_reaching_the_server() -> None:
+    # Its RecursionError ended the copy of stdin: the SDK saw stdin end and cancelled the send in flight.
+    wire_read, wire_write = os.pipe()
+    sdk_read, sdk_write = os.pipe()
+    sent = SEND + b"\n" + b"[" * 100_000 + b"\n" + _line({"id": 6, "method": "ping"}) + b"\n"
+    unanswered = Unanswered()
+    copier = threading.Thread(target=_copy_stdin, args=(wire_read, sdk_write, unanswered, 0.0))
+    copier.start()
+    with os.fdopen(wire_write, "wb") as wire:
+        wire.write(sent)
+    received = b""
+    with os.fdopen(sdk_read, "rb") as sdk:
+        while chunk := sdk.read(65_536):
+            received += chunk
+    copier.join(10)
+    os.close(wire_read)
+    assert received == sent
+    assert len(unanswered) == 2
