@@ -56,17 +56,19 @@ class Unanswered:
     def read(self, line: bytes) -> None:
         for message in _messages(line):
             request = _key(message.get("id"))
-            if message.get("method") in _NEVER_ANSWERED:
+            method = message.get("method")
+            if not isinstance(method, str):  # a list for a method would end this thread; the SDK runs no such request
+                continue
+            if method in _NEVER_ANSWERED:
                 if request is not None:
                     with self._changed:
                         self._listens[request] += 1
-                continue
-            if "method" in message and request is not None:
+            elif request is not None:
                 with self._changed:
                     self._ids[request] += 1
-                    if message["method"] != "initialize" and self._after_first_answer is not None:
+                    if method != "initialize" and self._after_first_answer is not None:
                         self._awaited.add(request)
-            elif message.get("method") == "notifications/cancelled":
+            elif method == "notifications/cancelled":
                 params = message.get("params")
                 cancelled = _key(params.get("requestId") if isinstance(params, dict) else None)
                 if cancelled is not None:  # a cancelled request is never answered

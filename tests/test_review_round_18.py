@@ -101,11 +101,10 @@ def test_a_request_with_bytes_that_are_not_utf8_is_counted() -> None:
     assert len(unanswered) == 1
 
 
-def test_a_line_nested_past_the_stack_does_not_stop_stdin_reaching_the_server() -> None:
-    # Its RecursionError ended the copy of stdin: the SDK saw stdin end and cancelled the send in flight.
+def _copied(sent: bytes) -> tuple[bytes, Unanswered]:
+    """What `_copy_stdin` hands the SDK of `sent`, and the requests it noted."""
     wire_read, wire_write = os.pipe()
     sdk_read, sdk_write = os.pipe()
-    sent = SEND + b"\n" + b"[" * 100_000 + b"\n" + _line({"id": 6, "method": "ping"}) + b"\n"
     unanswered = Unanswered()
     copier = threading.Thread(target=_copy_stdin, args=(wire_read, sdk_write, unanswered, 0.0))
     copier.start()
@@ -117,5 +116,21 @@ def test_a_line_nested_past_the_stack_does_not_stop_stdin_reaching_the_server() 
             received += chunk
     copier.join(10)
     os.close(wire_read)
+    return received, unanswered
+
+
+def test_a_line_nested_past_the_stack_does_not_stop_stdin_reaching_the_server() -> None:
+    # Its RecursionError ended the copy of stdin: the SDK saw stdin end and cancelled the send in flight.
+    sent = SEND + b"\n" + b"[" * 100_000 + b"\n" + _line({"id": 6, "method": "ping"}) + b"\n"
+    received, unanswered = _copied(sent)
+    assert received == sent
+    assert len(unanswered) == 2
+
+
+@pytest.mark.parametrize("method", [["subscriptions/listen"], {"name": "x"}])
+def test_a_method_that_is_no_name_does_not_stop_stdin_reaching_the_server(method: object) -> None:
+    # `method in _NEVER_ANSWERED` raised on a list or an object: stdin's copy ended and the send in flight with it.
+    sent = SEND + b"\n" + _line({"id": 6, "method": method}) + b"\n" + _line({"id": 7, "method": "ping"}) + b"\n"
+    received, unanswered = _copied(sent)
     assert received == sent
     assert len(unanswered) == 2
