@@ -148,13 +148,19 @@ def _write_all(descriptor: int, data: bytes) -> None:
 def _copy_stdin(wire: int, to_sdk: int, unanswered: Unanswered, grace: float) -> None:
     """Real stdin into the SDK's pipe, noting requests before the SDK can see them; its end held back."""
     pending = b""
+    last = b"\n"
     try:
         while chunk := os.read(wire, _CHUNK):
             complete, pending = _lines(pending, chunk)
             for line in complete:
                 unanswered.read(line)
             _write_all(to_sdk, chunk)
+            last = chunk[-1:]
         unanswered.read(pending)
+        if last != b"\n":
+            # The SDK takes a last line, or one ended by a lone CR, only once it reads past it: it is ended here,
+            # since stdin's end reaches the SDK only once that line is answered.
+            _write_all(to_sdk, b"\n")
         if len(unanswered):
             logger.info("stdin closed with %d request(s) in flight; answering them first", len(unanswered))
             if not unanswered.wait_until_none(grace):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
+import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -14,7 +17,12 @@ from pydantic import SecretStr
 from smsai_mcp.client.api import SmsApi
 from smsai_mcp.client.errors import ApiStatusError, InvalidBalance, InvalidResponse
 from smsai_mcp.guard.balance import BalanceReader
+from smsai_mcp.sandbox import Sandbox
+from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.stdio import Unanswered, _copy_stdin, _lines
+from tests.conftest import SEND_PATH, posts
+from tests.guard_helpers import upstream_env
+from tests.processes import SERVER, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -134,3 +142,91 @@ def test_a_method_that_is_no_name_does_not_stop_stdin_reaching_the_server(method
     received, unanswered = _copied(sent)
     assert received == sent
     assert len(unanswered) == 2
+
+
+# The same over a real stdio server: a send whose POST is in flight when stdin closes still gets its answer.
+
+HOSTILE_AFTER_THE_SEND = {
+    "a method that is a list": _line({"id": 9, "method": ["subscriptions/listen"]}) + b"\n",
+    "a line nested past the stack": b"[" * 100_000 + b"\n",
+}
+
+
+def _send_line(body: bytes = b"stdin closes mid-send") -> bytes:
+    call = {"name": "send_sms", "arguments": {"to": "+12025551234", "body": "BODY"}}
+    return _line({"id": 2, "method": "tools/call", "params": call}).replace(b"BODY", body)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "wire",
+    [pytest.param(_send_line() + b"\n" + hostile, id=name) for name, hostile in HOSTILE_AFTER_THE_SEND.items()]
+    + [
+        pytest.param(
+            _line({"id": 8, "method": "ping"})
+            + b"\r"
+            + _send_line()
+            + b"\r"
+            + _line({"id": 10, "method": "ping"})
+            + b"\r",
+            id="lines ended by a lone CR",
+        ),
+        pytest.param(_send_line(b"caf\xe9 at eight") + b"\n", id="a byte that is not UTF-8"),
+    ],
+)
+def test_a_send_in_flight_is_answered_whatever_else_stdin_carried(
+    sandbox: Sandbox, sandbox_url: str, tmp_path: Path, wire: bytes
+) -> None:
+    sandbox.state.add_fault(Fault(method="POST", path=SEND_PATH, response="normal", delay_seconds=1.5))
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    opening = _line({"id": 1, "method": "initialize", "params": hello}) + b"\n"
+    opening += _line({"method": "notifications/initialized"}) + b"\n"
+    process = subprocess.Popen(
+        SERVER,
+        env=server_env(upstream_env(sandbox_url, tmp_path)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(opening + wire)
+    process.stdin.flush()
+    deadline = time.monotonic() + 20
+    while posts(sandbox) == 0:  # the POST is in flight at the sandbox, held for 1.5 s
+        assert time.monotonic() < deadline, "the send never reached the upstream"
+        assert process.poll() is None
+        time.sleep(0.02)
+    process.stdin.close()
+    answers = [json.loads(line) for line in process.stdout.read().splitlines() if line.strip()]
+    process.wait(timeout=30)
+    [answer] = [message for message in answers if message.get("id") == 2]
+    assert answer["result"]["structuredContent"]["status"] == "sent", answer
+    assert posts(sandbox) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("end", [b"", b"\r"], ids=["no line end", "a lone CR"])
+def test_a_last_request_without_a_newline_is_answered_when_stdin_closes(tmp_path: Path, end: bytes) -> None:
+    """`printf` with no final newline: the SDK reads that line only past stdin's end, which waited for its answer
+    (a minute, then the request went unanswered)."""
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    wire = _line({"id": 1, "method": "initialize", "params": hello}) + b"\n"
+    wire += _line({"method": "notifications/initialized"}) + b"\n" + _line({"id": "list", "method": "tools/list"})
+    process = subprocess.Popen(
+        [*SERVER, "--sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
+    )
+    started = time.monotonic()
+    try:
+        answered, _ = process.communicate(wire + end, timeout=50)
+    finally:
+        process.kill()  # none outlives the test when it fails
+    answers = [json.loads(line) for line in answered.splitlines()]
+    assert [answer.get("id") for answer in answers] == [1, "list"], answers
+    assert "tools" in answers[1]["result"]
+    assert time.monotonic() - started < 20
+    assert process.returncode == 0
