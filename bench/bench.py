@@ -79,10 +79,17 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def compared(title: str, samples: dict[str, list[float]], target: str, show: type = str) -> Row:
+def compared(title: str, samples: dict[str, list[float]], target: str) -> Row:
     bare, ours = statistics.median(samples["bare"]), statistics.median(samples["smsai-mcp"])
-    shown = ms if show is str else (lambda value: f"{value:.0f} calls/s")
-    return shown_now((title, shown(bare), shown(ours), f"{ours / bare:.2f}x", target))
+    return shown_now((title, ms(bare), ms(ours), f"{ours / bare:.2f}x", target))
+
+
+def paired(title: str, rates: dict[str, list[float]], target: str) -> Row:
+    """Throughputs measured in back-to-back pairs: the ratio is the median of each pair's own ratio, so a slow spell
+    of the machine that spans one pair does not move it (the medians of the rates are shown beside it)."""
+    bare, ours = statistics.median(rates["bare"]), statistics.median(rates["smsai-mcp"])
+    ratio = statistics.median(mine / theirs for mine, theirs in zip(rates["smsai-mcp"], rates["bare"], strict=True))
+    return shown_now((title, f"{bare:.0f} calls/s", f"{ours:.0f} calls/s", f"{ratio:.2f}x", target))
 
 
 def shown_now(row: Row) -> Row:
@@ -148,15 +155,15 @@ async def http_rows(base_url: str, seconds: float, rounds: int) -> list[Row]:
                 command = http_measures.http_command(name, port)
                 urls[name] = servers.enter_context(http_measures.serving(command, server_env(base_url), port))
                 await anyio.to_thread.run_sync(http_measures.load, urls[name], "check_balance", clients, 2)  # warm
-            for _ in range(rounds):  # alternate, so drift on the machine hits both alike
-                for name in NAMES:
+            for round_number in range(rounds):  # in pairs, each round in the other order: drift hits both alike
+                for name in NAMES if round_number % 2 == 0 else NAMES[::-1]:
                     result = await anyio.to_thread.run_sync(
                         http_measures.load, urls[name], "check_balance", clients, seconds
                     )
                     assert result.errors == 0, f"{name}: {result.errors} failed calls"
                     rate[name].append(result.calls_per_second)
                     generators.add(result.generator)
-        rows.append(compared(f"`check_balance` throughput (HTTP, {clients} clients)", rate, "0.95x or more", float))
+        rows.append(paired(f"`check_balance` throughput (HTTP, {clients} clients)", rate, "0.95x or more"))
     port = free_port()
     with http_measures.serving(http_measures.http_command("smsai-mcp", port), server_env(base_url), port) as url:
         await anyio.to_thread.run_sync(http_measures.load, url, "send_sms", 10, 2)
