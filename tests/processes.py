@@ -31,6 +31,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stdio_server(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """The server over stdio, its stdin and stdout piped as bytes and its log dropped: the test speaks raw JSON-RPC."""
+    return subprocess.Popen(
+        [*SERVER, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(env),
+    )
+
+
 @contextmanager
 def http_server(args: list[str], env: Mapping[str, str], log: Path, *, keep_process: bool = False) -> Iterator[Any]:
     """Serve MCP over Streamable HTTP on a free loopback port; yields the /mcp URL (and the process, if asked)."""

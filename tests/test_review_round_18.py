@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from smsai_mcp.sandbox.faults import Fault
 from smsai_mcp.stdio import Unanswered, _copy_stdin, _lines
 from tests.conftest import SEND_PATH, posts
 from tests.guard_helpers import upstream_env
-from tests.processes import SERVER, server_env
+from tests.processes import stdio_server
 
 pytestmark = pytest.mark.anyio
 
@@ -181,13 +180,7 @@ def test_a_send_in_flight_is_answered_whatever_else_stdin_carried(
     hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     opening = _line({"id": 1, "method": "initialize", "params": hello}) + b"\n"
     opening += _line({"method": "notifications/initialized"}) + b"\n"
-    process = subprocess.Popen(
-        SERVER,
-        env=server_env(upstream_env(sandbox_url, tmp_path)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    process = stdio_server([], upstream_env(sandbox_url, tmp_path))
     assert process.stdin is not None
     assert process.stdout is not None
     process.stdin.write(opening + wire)
@@ -213,13 +206,7 @@ def test_a_last_request_without_a_newline_is_answered_when_stdin_closes(tmp_path
     hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     wire = _line({"id": 1, "method": "initialize", "params": hello}) + b"\n"
     wire += _line({"method": "notifications/initialized"}) + b"\n" + _line({"id": "list", "method": "tools/list"})
-    process = subprocess.Popen(
-        [*SERVER, "--sandbox"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
-    )
+    process = stdio_server(["--sandbox"], {"SMSAI_STATE_DIR": str(tmp_path / "state")})
     started = time.monotonic()
     try:
         answered, _ = process.communicate(wire + end, timeout=50)

@@ -14,7 +14,7 @@ from mcp.client.stdio import stdio_client
 
 from smsai_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from tests.conftest import ERAS, assert_matches_output_schema, posts, text_of
-from tests.processes import SERVER, http_server, server_env
+from tests.processes import SERVER, http_server, server_env, stdio_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # every test starts the server as a process
 
@@ -133,6 +133,14 @@ def test_stdout_carries_nothing_but_protocol(sandbox_url: str, tmp_path: Path) -
     assert SANDBOX_TOKEN not in json.dumps(messages) + errlog.read_text()
 
 
+# What a 2026-07-28 request carries in place of the handshake.
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
 def _stdio_requests(era: str, call: dict[str, Any]) -> list[dict[str, Any]]:
     """Raw JSON-RPC lines that open a stdio connection in `era` and make one tool call with id 2."""
     if era == "legacy":
@@ -142,12 +150,7 @@ def _stdio_requests(era: str, call: dict[str, Any]) -> list[dict[str, Any]]:
             {"jsonrpc": "2.0", "method": "notifications/initialized"},
             {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
         ]
-    envelope = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    }
-    return [{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {**call, "_meta": envelope}}]
+    return [{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {**call, "_meta": MODERN_META}}]
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -190,13 +193,7 @@ def test_stdin_closed_while_a_send_is_in_flight_still_gets_its_answer(
 @pytest.mark.slow
 def test_stdio_server_exits_promptly_when_its_host_closes_stdin(tmp_path: Path) -> None:
     """A host that closes stdin sees the process end at once, not after the stdout copier's drain limit."""
-    process = subprocess.Popen(
-        [*SERVER, "--sandbox"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
-    )
+    process = stdio_server(["--sandbox"], {"SMSAI_STATE_DIR": str(tmp_path / "state")})
     time.sleep(1.5)
     assert process.stdin is not None
     closed = time.monotonic()
@@ -261,13 +258,7 @@ def test_requests_written_with_stdin_closed_at_once_are_all_answered(tmp_path: P
     lines = [json.dumps(message) + "\n" for message in _stdio_requests("legacy", {"name": "check_balance"})]
     lines.insert(2, json.dumps({"jsonrpc": "2.0", "id": "list", "method": "tools/list"}) + "\n")
     wire = "".join(lines).encode()
-    process = subprocess.Popen(
-        [*SERVER, "--sandbox"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
-    )
+    process = stdio_server(["--sandbox"], {"SMSAI_STATE_DIR": str(tmp_path / "state")})
     assert process.stdin is not None
     assert process.stdout is not None
     middle = len(wire) - 20  # inside the last request: its line reaches the server in two pieces
@@ -288,19 +279,8 @@ def test_requests_written_with_stdin_closed_at_once_are_all_answered(tmp_path: P
 def test_a_stdio_server_listened_to_exits_when_its_host_closes_stdin(tmp_path: Path) -> None:
     """A 2026-07-28 host that listens for updates and then closes stdin sees the process end at once: a listen is
     never answered, so counting it as in flight kept every such server alive until its host killed it."""
-    envelope = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    }
-    listen = {"notifications": {"toolsListChanged": True}, "_meta": envelope}
-    process = subprocess.Popen(
-        [*SERVER, "--sandbox"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=server_env({"SMSAI_STATE_DIR": str(tmp_path / "state")}),
-    )
+    listen = {"notifications": {"toolsListChanged": True}, "_meta": MODERN_META}
+    process = stdio_server(["--sandbox"], {"SMSAI_STATE_DIR": str(tmp_path / "state")})
     assert process.stdin is not None
     assert process.stdout is not None
     process.stdin.write(
